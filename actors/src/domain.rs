@@ -1,0 +1,180 @@
+//! The words of DESIGN.md as types: tenants, events, registrations.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One (clientId, provider) pair: the unit of isolation, ordering and rate limiting.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantKey {
+    pub client_id: Arc<str>,
+    pub provider: Arc<str>,
+}
+
+impl TenantKey {
+    pub fn new(client_id: impl Into<Arc<str>>, provider: impl Into<Arc<str>>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            provider: provider.into(),
+        }
+    }
+}
+
+impl fmt::Display for TenantKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.client_id)
+    }
+}
+
+/// The id of a `webhook_logs` row; the `eventId` a provider gets back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub Uuid);
+
+impl EventId {
+    /// UUID v7 keeps ids roughly time-ordered, which keeps the primary-key index append-mostly.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a logged event stands. Stored as its lower-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventStatus {
+    /// Committed, not yet delivered.
+    Pending,
+    Delivered,
+    Retrying,
+    /// Dead after the retry policy.
+    Failed,
+    /// Accepted but the tenant did not subscribe to its type.
+    Ignored,
+    /// Authentication or validation failed; kept so operators can see why.
+    Rejected,
+    RateLimited,
+}
+
+impl EventStatus {
+    pub const ALL: [EventStatus; 7] = [
+        Self::Pending,
+        Self::Delivered,
+        Self::Retrying,
+        Self::Failed,
+        Self::Ignored,
+        Self::Rejected,
+        Self::RateLimited,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Ignored => "ignored",
+            Self::Rejected => "rejected",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Accepted events take the tenant's next sequence number; rejected and
+    /// rate-limited rows are diagnostics and stand outside the tenant's order.
+    pub fn is_sequenced(self) -> bool {
+        !matches!(self, Self::Rejected | Self::RateLimited)
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A row on its way into `webhook_logs`.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: EventId,
+    /// The tenant's registration; `None` only for rows rejected before a tenant was known.
+    pub webhook_id: Option<Uuid>,
+    pub tenant: TenantKey,
+    pub event_type: String,
+    pub status: EventStatus,
+    /// The body exactly as the provider sent it (truncated for rejected rows).
+    pub payload: Option<String>,
+    pub error_message: Option<String>,
+    pub received_at: OffsetDateTime,
+}
+
+/// What the store answers for each appended row, after COMMIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub id: EventId,
+    /// The tenant's sequence number, for sequenced statuses.
+    pub seq: Option<i64>,
+}
+
+/// An event as the store keeps it.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub webhook_id: Option<Uuid>,
+    pub tenant: TenantKey,
+    pub seq: Option<i64>,
+    pub event_type: String,
+    pub status: EventStatus,
+    pub payload: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A tenant's registration: where its events go and the secret both sides sign with.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub webhook_id: Uuid,
+    pub tenant: TenantKey,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: SecretString,
+    pub is_active: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Registration {
+    pub fn subscribes_to(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e == event_type)
+    }
+}
+
+/// A register call: creates the tenant's registration or updates it in place.
+#[derive(Clone, Debug)]
+pub struct RegistrationUpsert {
+    /// Used only when the tenant has no registration yet.
+    pub new_webhook_id: Uuid,
+    pub tenant: TenantKey,
+    pub url: String,
+    pub events: Vec<String>,
+    /// A secret the caller chose; replaces the stored one when present.
+    pub secret: Option<SecretString>,
+    /// The secret a new registration gets when the caller chose none.
+    pub generated_secret: SecretString,
+}
+
+/// The outcome of a register call.
+#[derive(Clone, Debug)]
+pub struct Upserted {
+    pub registration: Registration,
+    pub created: bool,
+}

@@ -1,0 +1,58 @@
+//! The store port: what the engine and the HTTP edge need from durable storage.
+//! `src/store/` implements it for Postgres and for the embedded single-node file.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    AppendedEvent, EventId, NewEvent, Registration, RegistrationUpsert, StoredEvent, TenantKey,
+    Upserted,
+};
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or did not answer in time; the caller may try again later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store refused this data (a constraint or a value it cannot hold).
+    #[error("store rejected the data: {0}")]
+    Rejected(String),
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// True when the failure may be caused by one row of a batch, so committing
+    /// the rows one by one would let the others through.
+    pub fn may_be_row_specific(&self) -> bool {
+        matches!(self, Self::Rejected(_))
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Commits all rows in one transaction, giving each sequenced row its
+    /// tenant's next sequence number in slice order. Returns one outcome per
+    /// row, in order, only after the commit.
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StoreError>;
+
+    async fn upsert_registration(&self, upsert: RegistrationUpsert)
+    -> Result<Upserted, StoreError>;
+
+    async fn find_registration(
+        &self,
+        tenant: &TenantKey,
+    ) -> Result<Option<Registration>, StoreError>;
+
+    async fn find_event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// The tenant's sequenced events with `seq > after_seq`, in sequence order.
+    async fn tenant_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

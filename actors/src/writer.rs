@@ -1,0 +1,254 @@
+//! WriterActor: group commit. Rows from every tenant queue in its mailbox; each
+//! batch is one store transaction, and every waiting request is answered only
+//! after its COMMIT.
+//!
+//! Batching is drain-style by default: when the writer becomes free it commits
+//! whatever has queued meanwhile (up to `max_rows`), instead of waiting on a
+//! timer. A `max_delay` above zero holds the first row of a batch that long to
+//! gather more; measured on two cores, a timer made ingest slower, so the
+//! default is zero.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::domain::{AppendedEvent, NewEvent};
+use crate::store::{Store, StoreError};
+use crate::tenant::TenantMessage;
+
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Most rows one transaction takes.
+    pub max_rows: usize,
+    /// How long the first row of a batch may wait for company; zero drains at once.
+    pub max_delay: Duration,
+    /// Rows accepted but not yet committed, across all tenants; beyond it ingest answers 503.
+    pub queue_capacity: usize,
+    /// Longest a batch may take in the store before its rows are answered 503.
+    pub commit_timeout: Duration,
+}
+
+/// Places in the bounded queues a row occupies from admission until it is
+/// committed (or refused). Dropping it frees them, wherever that happens.
+pub struct Admission {
+    _writer: OwnedSemaphorePermit,
+    _tenant: Option<OwnedSemaphorePermit>,
+}
+
+impl Admission {
+    /// Also holds one of the tenant's in-flight places until the commit.
+    pub fn with_tenant_place(mut self, place: OwnedSemaphorePermit) -> Self {
+        self._tenant = Some(place);
+        self
+    }
+}
+
+/// One row to commit, and who to tell once it is.
+pub struct Append {
+    pub event: NewEvent,
+    /// The waiting request, answered after COMMIT (or with the error).
+    pub reply: Option<RpcReplyPort<Result<AppendedEvent, StoreError>>>,
+    /// The tenant actor to tell about the committed event, whether or not the
+    /// request is still waiting: delivery never hangs off the request.
+    pub notify: Option<ActorRef<TenantMessage>>,
+    /// Released when the append is done with, so the bounds count rows, not requests.
+    pub admission: Admission,
+}
+
+pub enum WriterMessage {
+    Append(Append),
+    Flush,
+}
+
+/// What the rest of the engine holds to reach the writer.
+#[derive(Clone)]
+pub struct WriterHandle {
+    pub actor: ActorRef<WriterMessage>,
+    capacity: Arc<Semaphore>,
+    queue_capacity: usize,
+}
+
+impl WriterHandle {
+    /// Reserves a place in the writer's queue, or `None` when it is full.
+    pub fn try_reserve(&self) -> Option<Admission> {
+        match self.capacity.clone().try_acquire_owned() {
+            Ok(permit) => Some(Admission {
+                _writer: permit,
+                _tenant: None,
+            }),
+            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => None,
+        }
+    }
+
+    /// Rows admitted and not yet committed.
+    pub fn queue_depth(&self) -> usize {
+        self.queue_capacity - self.capacity.available_permits()
+    }
+
+    /// Sends a row to the writer; fails (handing the append back) when the writer has stopped.
+    pub fn append(&self, append: Append) -> Result<(), Box<Append>> {
+        self.actor
+            .send_message(WriterMessage::Append(append))
+            .map_err(|err| match err {
+                ractor::MessagingErr::SendErr(WriterMessage::Append(append)) => Box::new(append),
+                _ => unreachable!("send_message only hands back the message it was given"),
+            })
+    }
+}
+
+pub struct WriterActor;
+
+pub struct WriterArgs {
+    pub store: Arc<dyn Store>,
+    pub config: WriterConfig,
+}
+
+pub struct WriterState {
+    store: Arc<dyn Store>,
+    config: WriterConfig,
+    /// Rows received and not yet handed to the store.
+    buffer: Vec<Append>,
+    /// A Flush is already on its way; avoids one Flush message per row.
+    flush_scheduled: bool,
+}
+
+impl WriterActor {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: WriterConfig,
+    ) -> Result<(WriterHandle, tokio::task::JoinHandle<()>), ractor::SpawnErr> {
+        let queue_capacity = config.queue_capacity;
+        let (actor, join) = Actor::spawn(None, WriterActor, WriterArgs { store, config }).await?;
+        let handle = WriterHandle {
+            actor,
+            capacity: Arc::new(Semaphore::new(queue_capacity)),
+            queue_capacity,
+        };
+        Ok((handle, join))
+    }
+}
+
+impl Actor for WriterActor {
+    type Msg = WriterMessage;
+    type State = WriterState;
+    type Arguments = WriterArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: WriterArgs,
+    ) -> Result<WriterState, ActorProcessingErr> {
+        Ok(WriterState {
+            store: args.store,
+            buffer: Vec::with_capacity(args.config.max_rows),
+            config: args.config,
+            flush_scheduled: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: WriterMessage,
+        state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            WriterMessage::Append(append) => {
+                state.buffer.push(append);
+                if state.buffer.len() >= state.config.max_rows {
+                    flush(state).await;
+                } else if !state.flush_scheduled {
+                    state.flush_scheduled = true;
+                    // A Flush sent now lands behind every row already queued, so
+                    // it commits all of them at once: that is the drain.
+                    if state.config.max_delay.is_zero() {
+                        myself.send_message(WriterMessage::Flush)?;
+                    } else {
+                        myself.send_after(state.config.max_delay, || WriterMessage::Flush);
+                    }
+                }
+            }
+            WriterMessage::Flush => flush(state).await,
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Rows still held when the writer is told to stop are committed, not dropped.
+        flush(state).await;
+        Ok(())
+    }
+}
+
+async fn flush(state: &mut WriterState) {
+    state.flush_scheduled = false;
+    while !state.buffer.is_empty() {
+        let take = state.buffer.len().min(state.config.max_rows);
+        let batch: Vec<Append> = state.buffer.drain(..take).collect();
+        commit_batch(state.store.as_ref(), state.config.commit_timeout, batch).await;
+    }
+}
+
+async fn commit_batch(store: &dyn Store, timeout: Duration, batch: Vec<Append>) {
+    let events: Vec<NewEvent> = batch.iter().map(|a| a.event.clone()).collect();
+    match append_with_timeout(store, timeout, &events).await {
+        Ok(outcomes) => {
+            for (append, outcome) in batch.into_iter().zip(outcomes) {
+                settle(append, Ok(outcome));
+            }
+        }
+        // One bad row must not fail the requests it happened to share a batch
+        // with: commit them one by one so only the culprit is refused.
+        Err(err) if err.may_be_row_specific() && batch.len() > 1 => {
+            tracing::warn!(rows = batch.len(), error = %err, "batch refused; committing its rows one by one");
+            for (append, event) in batch.into_iter().zip(events) {
+                let result = append_with_timeout(store, timeout, std::slice::from_ref(&event))
+                    .await
+                    .and_then(|mut outcomes| {
+                        outcomes
+                            .pop()
+                            .ok_or_else(|| StoreError::Internal("store returned no row".into()))
+                    });
+                settle(append, result);
+            }
+        }
+        Err(err) => {
+            tracing::error!(rows = batch.len(), error = %err, "batch commit failed");
+            for append in batch {
+                settle(append, Err(err.clone()));
+            }
+        }
+    }
+}
+
+async fn append_with_timeout(
+    store: &dyn Store,
+    timeout: Duration,
+    events: &[NewEvent],
+) -> Result<Vec<AppendedEvent>, StoreError> {
+    match tokio::time::timeout(timeout, store.append_events(events)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "commit did not finish within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+fn settle(append: Append, result: Result<AppendedEvent, StoreError>) {
+    if let (Ok(committed), Some(tenant)) = (&result, &append.notify) {
+        // A stopped tenant actor reloads its pending events from the store when
+        // it starts again, so a failed notification loses nothing.
+        let _ = tenant.send_message(TenantMessage::Committed(*committed));
+    }
+    if let Some(reply) = append.reply {
+        // The requester may have hung up; the row is committed either way.
+        let _ = reply.send(result);
+    }
+}

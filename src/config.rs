@@ -1,0 +1,338 @@
+//! Configuration: one typed struct, layered from the defaults built into the
+//! binary (config/default.toml), an optional file, then environment variables
+//! (`ORDERHOOK_<SECTION>__<KEY>`, plus `DATABASE_URL`), and validated at
+//! start-up with messages that name the offending key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "ORDERHOOK";
+/// Names the config file; read by the CLI, not a key of the file.
+pub const CONFIG_FILE_ENV: &str = "ORDERHOOK_CONFIG";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub admin_token: Option<SecretString>,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub writer: WriterSettings,
+    pub ingest: IngestSettings,
+    pub tenants: TenantSettings,
+    pub delivery: DeliverySettings,
+    pub retry: RetrySettings,
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub body_limit_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub url: Option<SecretString>,
+    pub data_dir: PathBuf,
+    pub pool_size: usize,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriterSettings {
+    pub max_batch_rows: usize,
+    pub max_batch_delay_ms: u64,
+    pub queue_capacity: usize,
+    pub commit_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    pub timeout_ms: u64,
+    pub rejected_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    pub max_in_flight: usize,
+    pub idle_timeout_ms: u64,
+    pub registration_cache_ttl_ms: u64,
+    pub restart_backoff_ms: u64,
+    pub restart_backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub allow_private_destinations: bool,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    pub max_retries: u32,
+    pub retry_delays_ms: Vec<u64>,
+    pub exponential_backoff: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub events: Vec<String>,
+    pub rate_limit: RateLimitSettings,
+}
+
+/// Per-tenant request limits; a window left out is not limited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+    pub burst: Option<u32>,
+    pub burst_window_s: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Loads the layered configuration. `env` is the process environment in
+    /// production; tests pass their own.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut prefixed = HashMap::new();
+        let mut database_url = None;
+        for (name, value) in env {
+            if name == "DATABASE_URL" {
+                database_url = Some(value);
+            } else if name.starts_with("ORDERHOOK_") && name != CONFIG_FILE_ENV {
+                prefixed.insert(name, value);
+            }
+        }
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(file) = file {
+            builder = builder.add_source(File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("retry.retry_delays_ms")
+                .source(Some(prefixed.into_iter().collect())),
+        );
+        if let Some(url) = database_url.filter(|url| !url.is_empty()) {
+            builder = builder.set_override("store.url", url)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = url::Url::parse(&self.base_url)
+            .map_err(|err| invalid("base_url", format!("not a URL: {err}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("base_url", "must be an http or https URL"));
+        }
+        let positive = [
+            (
+                "server.body_limit_bytes",
+                self.server.body_limit_bytes as u64,
+            ),
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+            ("store.pool_size", self.store.pool_size as u64),
+            ("store.connect_timeout_ms", self.store.connect_timeout_ms),
+            ("writer.max_batch_rows", self.writer.max_batch_rows as u64),
+            ("writer.queue_capacity", self.writer.queue_capacity as u64),
+            ("writer.commit_timeout_ms", self.writer.commit_timeout_ms),
+            ("ingest.timeout_ms", self.ingest.timeout_ms),
+            ("tenants.max_in_flight", self.tenants.max_in_flight as u64),
+            (
+                "tenants.restart_backoff_ms",
+                self.tenants.restart_backoff_ms,
+            ),
+            ("delivery.timeout_ms", self.delivery.timeout_ms),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than zero"));
+            }
+        }
+        if self.retry.retry_delays_ms.is_empty() {
+            return Err(invalid(
+                "retry.retry_delays_ms",
+                "must list at least one delay",
+            ));
+        }
+        if self.providers.is_empty() {
+            return Err(invalid("providers", "no provider is configured"));
+        }
+        for (name, provider) in &self.providers {
+            if provider.events.is_empty() || provider.events.iter().any(String::is_empty) {
+                return Err(invalid(
+                    &format!("providers.{name}.events"),
+                    "must list non-empty event types",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
+    pub fn engine_config(&self) -> orderhook_actors::EngineConfig {
+        use orderhook_actors::supervisor::TenantsConfig;
+        use orderhook_actors::writer::WriterConfig;
+        orderhook_actors::EngineConfig {
+            writer: WriterConfig {
+                max_rows: self.writer.max_batch_rows,
+                max_delay: Duration::from_millis(self.writer.max_batch_delay_ms),
+                queue_capacity: self.writer.queue_capacity,
+                commit_timeout: Duration::from_millis(self.writer.commit_timeout_ms),
+            },
+            tenants: TenantsConfig {
+                max_in_flight: self.tenants.max_in_flight,
+                idle_timeout: Duration::from_millis(self.tenants.idle_timeout_ms),
+                restart_backoff: Duration::from_millis(self.tenants.restart_backoff_ms),
+                restart_backoff_max: Duration::from_millis(self.tenants.restart_backoff_max_ms),
+            },
+            ingest_timeout: Duration::from_millis(self.ingest.timeout_ms),
+            start_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn built_in_defaults_load_and_match_the_seed() {
+        let settings = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(settings.addr.to_string(), "0.0.0.0:4000");
+        assert_eq!(settings.server.body_limit_bytes, 1024 * 1024);
+        assert_eq!(settings.server.request_timeout_ms, 30_000);
+        assert!(settings.store.url.is_none());
+        let careem = &settings.providers["careem"];
+        assert_eq!(careem.rate_limit.per_minute, Some(1000));
+        assert_eq!(careem.rate_limit.burst, Some(200));
+        assert!(careem.events.iter().any(|e| e == "order.created"));
+        assert_eq!(settings.retry.retry_delays_ms, [1000, 5000, 10000]);
+    }
+
+    #[test]
+    fn environment_overrides_nested_and_top_level_keys() {
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("ORDERHOOK_ADDR", "127.0.0.1:5000"),
+                ("ORDERHOOK_BASE_URL", "https://hooks.example.com/"),
+                ("ORDERHOOK_DELIVERY__ALLOW_PRIVATE_DESTINATIONS", "true"),
+                ("ORDERHOOK_WRITER__MAX_BATCH_ROWS", "64"),
+                ("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "10,20"),
+                ("ORDERHOOK_CONFIG", "/not/read/here.toml"),
+                ("DATABASE_URL", "postgres://db/orderhook"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.addr.port(), 5000);
+        assert_eq!(settings.base_url(), "https://hooks.example.com");
+        assert!(settings.delivery.allow_private_destinations);
+        assert_eq!(settings.writer.max_batch_rows, 64);
+        assert_eq!(settings.retry.retry_delays_ms, [10, 20]);
+        assert!(settings.store.url.is_some());
+    }
+
+    #[test]
+    fn a_file_overrides_defaults_and_env_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("orderhook-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("local.toml");
+        std::fs::write(&file, "[writer]\nmax_batch_rows = 7\nqueue_capacity = 9\n").unwrap();
+        let settings = Settings::load(
+            Some(&file),
+            env(&[("ORDERHOOK_WRITER__QUEUE_CAPACITY", "11")]),
+        )
+        .unwrap();
+        assert_eq!(settings.writer.max_batch_rows, 7);
+        assert_eq!(settings.writer.queue_capacity, 11);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Settings::load(None, env(&[("ORDERHOOK_WRITER__MAX_BATCH_ROWS", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("writer.max_batch_rows"), "{err}");
+
+        let err = Settings::load(None, env(&[("ORDERHOOK_WRITER__MAX_BATCH_ROWS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("writer.max_batch_rows"), "{err}");
+
+        let err = Settings::load(None, env(&[("ORDERHOOK_BASE_URL", "ftp://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("base_url"), "{err}");
+
+        let err = Settings::load(None, env(&[("ORDERHOOK_ADDR", "not an address")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("addr"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_stop_start_up() {
+        let err = Settings::load(None, env(&[("ORDERHOOK_WRITER__MAX_BATCH_ROW", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_batch_row"), "{err}");
+
+        let missing = Path::new("/nonexistent/orderhook.toml");
+        assert!(Settings::load(Some(missing), env(&[])).is_err());
+    }
+}
