@@ -31,6 +31,20 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub retry: RetrySettings,
     pub providers: BTreeMap<String, ProviderSettings>,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]

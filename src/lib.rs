@@ -1,2 +1,22 @@
+//! orderhook: a webhook gateway between delivery platforms and restaurants.
+//!
+//! A provider's webhook arrives at [`http`] (`POST /webhooks/{provider}/{clientId}`),
+//! is authenticated by its provider's check in [`providers`], validated, and
+//! handed to the engine (the `orderhook-actors` crate), which commits it
+//! through a [`store`] before the handler answers.
+//!
+//! - [`config`]: layered, validated settings.
+//! - [`app`]: wiring and shutdown.
+//! - [`http`]: routes, handlers, the error format.
+//! - [`providers`]: one file per provider, and payload validation.
+//! - [`store`]: Postgres and the embedded SQLite store, and their migrations.
+//! - [`registrations`]: the short-lived cache of tenants' registrations.
+//! - [`secrets`]: generated secrets and tokens.
+
+pub mod app;
 pub mod config;
+pub mod http;
 pub mod providers;
+pub mod registrations;
+pub mod secrets;
+pub mod store;

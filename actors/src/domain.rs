@@ -30,7 +30,10 @@ impl fmt::Display for TenantKey {
 }
 
 /// The id of a `webhook_logs` row; the `eventId` a provider gets back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct EventId(pub Uuid);
 
 impl EventId {

@@ -45,9 +45,7 @@ pub enum IngestError {
 pub struct Engine {
     config: EngineConfig,
     writer: WriterHandle,
-    writer_join: tokio::task::JoinHandle<()>,
     supervisor: ActorRef<SupervisorMessage>,
-    supervisor_join: tokio::task::JoinHandle<()>,
     tenants: TenantMap,
 }
 
@@ -56,9 +54,9 @@ impl Engine {
         store: Arc<dyn Store>,
         config: EngineConfig,
     ) -> Result<Self, ractor::SpawnErr> {
-        let (writer, writer_join) = WriterActor::start(store, config.writer.clone()).await?;
+        let (writer, _) = WriterActor::start(store, config.writer.clone()).await?;
         let tenants: TenantMap = Arc::new(DashMap::new());
-        let (supervisor, supervisor_join) = Actor::spawn(
+        let (supervisor, _) = Actor::spawn(
             None,
             SupervisorActor,
             SupervisorArgs {
@@ -71,9 +69,7 @@ impl Engine {
         Ok(Self {
             config,
             writer,
-            writer_join,
             supervisor,
-            supervisor_join,
             tenants,
         })
     }
@@ -196,16 +192,13 @@ impl Engine {
     }
 
     /// Stops tenant actors, then lets the writer commit everything it holds.
-    pub async fn shutdown(self) {
-        self.supervisor.stop(Some("shutdown".into()));
-        let _ = self.supervisor_join.await;
-        // drain, not stop: a stop signal would overtake rows still in the mailbox.
+    pub async fn shutdown(&self, timeout: Duration) {
         let _ = self
-            .writer
-            .actor
-            .drain_and_wait(Some(Duration::from_secs(30)))
+            .supervisor
+            .stop_and_wait(Some("shutdown".into()), Some(timeout))
             .await;
-        let _ = self.writer_join.await;
+        // Drain, not stop: a stop signal would overtake rows still in the mailbox.
+        let _ = self.writer.actor.drain_and_wait(Some(timeout)).await;
     }
 
     /// Sends a message to a running tenant actor (tests use it to inject faults).

@@ -58,7 +58,7 @@ pub struct Append {
 }
 
 pub enum WriterMessage {
-    Append(Append),
+    Append(Box<Append>),
     Flush,
 }
 
@@ -90,9 +90,9 @@ impl WriterHandle {
     /// Sends a row to the writer; fails (handing the append back) when the writer has stopped.
     pub fn append(&self, append: Append) -> Result<(), Box<Append>> {
         self.actor
-            .send_message(WriterMessage::Append(append))
+            .send_message(WriterMessage::Append(Box::new(append)))
             .map_err(|err| match err {
-                ractor::MessagingErr::SendErr(WriterMessage::Append(append)) => Box::new(append),
+                ractor::MessagingErr::SendErr(WriterMessage::Append(append)) => append,
                 _ => unreachable!("send_message only hands back the message it was given"),
             })
     }
@@ -156,7 +156,7 @@ impl Actor for WriterActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             WriterMessage::Append(append) => {
-                state.buffer.push(append);
+                state.buffer.push(*append);
                 if state.buffer.len() >= state.config.max_rows {
                     flush(state).await;
                 } else if !state.flush_scheduled {

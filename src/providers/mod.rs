@@ -11,7 +11,7 @@ mod deliveroo;
 mod jahez;
 pub mod payload;
 mod talabat;
-mod verify;
+pub mod verify;
 
 use axum::http::HeaderMap;
 

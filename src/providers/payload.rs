@@ -138,6 +138,19 @@ fn is_iso8601(s: &str) -> bool {
         || Date::parse(s, &Iso8601::DEFAULT).is_ok()
 }
 
+/// The `event_type` of a body that failed authentication or validation, if it
+/// has a usable one, for the rejected row. Never trusted for anything else.
+pub fn event_type_hint(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Hint {
+        event_type: Option<String>,
+    }
+    let hint: Hint = serde_json::from_slice(body).ok()?;
+    hint.event_type
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.chars().take(MAX_EVENT_TYPE_LEN).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +274,21 @@ mod tests {
         assert_eq!(
             ok(r#"{"event_type":"order\u002ecreated","timestamp":"2024-09-27","data":{}}"#),
             "order.created"
+        );
+    }
+
+    #[test]
+    fn event_type_hint_is_best_effort() {
+        assert_eq!(
+            event_type_hint(VALID.as_bytes()).as_deref(),
+            Some("order.created")
+        );
+        assert_eq!(event_type_hint(br#"{"event_type":"  "}"#), None);
+        assert_eq!(event_type_hint(b"garbage"), None);
+        let long = format!(r#"{{"event_type":"{}"}}"#, "y".repeat(500));
+        assert_eq!(
+            event_type_hint(long.as_bytes()).unwrap().len(),
+            MAX_EVENT_TYPE_LEN
         );
     }
 }

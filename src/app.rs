@@ -1,0 +1,139 @@
+//! Wiring: settings → store → engine → HTTP server, and shutdown in reverse.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use orderhook_actors::Engine;
+use orderhook_actors::store::Store;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::registrations::Registrations;
+use crate::{http, secrets, store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub registrations: Registrations,
+    pub admin_token: SecretString,
+    /// "postgres" or "embedded", for health output.
+    pub store_kind: &'static str,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// A built application: store open, engine running, listener bound.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    /// Set when no admin token was configured and one was generated for this run.
+    pub generated_admin_token: bool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = store::open(&settings.store).await?;
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Builds over a store the caller opened (tests share one between apps).
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
+        for provider in crate::providers::ALL {
+            if !settings.providers.contains_key(provider.name()) {
+                anyhow::bail!(
+                    "configuration key `providers.{}` is missing",
+                    provider.name()
+                );
+            }
+        }
+        if let Some(name) = settings
+            .providers
+            .keys()
+            .find(|name| crate::providers::find(name).is_none())
+        {
+            anyhow::bail!("configuration key `providers.{name}`: no such provider is implemented");
+        }
+        let engine = Engine::start(store.clone(), settings.engine_config())
+            .await
+            .context("starting the engine")?;
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("binding {}", settings.addr))?;
+        let (admin_token, generated_admin_token) = match settings.admin_token.clone() {
+            Some(token) => (token, false),
+            None => (secrets::generate(), true),
+        };
+        let state = AppState(Arc::new(Shared {
+            store_kind: store::kind(&settings.store),
+            registrations: Registrations::new(
+                store.clone(),
+                Duration::from_millis(settings.tenants.registration_cache_ttl_ms),
+            ),
+            settings,
+            store,
+            engine,
+            admin_token,
+        }));
+        Ok(Self {
+            listener,
+            state,
+            generated_admin_token,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes requests in flight,
+    /// stops the tenant actors and lets the writer commit what it holds.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_millis(self.state.settings.server.shutdown_timeout_ms);
+        let router = http::router(self.state.clone());
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        });
+        let server = tokio::spawn(server.into_future());
+        // Requests in flight get `grace` to finish once shutdown begins.
+        let served = async {
+            let _ = stopped.await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("server task")?.context("serving HTTP")?,
+            () = served => tracing::warn!("requests still in flight after the shutdown grace period"),
+        }
+        self.state.engine.shutdown(grace).await;
+        Ok(())
+    }
+}

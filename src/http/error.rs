@@ -1,0 +1,159 @@
+//! The one place errors become HTTP answers. Every error body is
+//! `{"success":false,"error":{"code","message"}}` (plus `field` when one field
+//! is at fault); internal error text never reaches a client.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orderhook_actors::IngestError;
+use orderhook_actors::store::StoreError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+    /// Seconds, for 429 and 503 answers.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        let body = json!({ "success": false, "error": error });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "store unavailable");
+                Self::unavailable(
+                    "store_unavailable",
+                    "the event store is unavailable; try again",
+                )
+            }
+            StoreError::Rejected(detail) => {
+                tracing::error!(error = %detail, "store refused a row that passed validation");
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unstorable",
+                    "the request passed validation but could not be stored",
+                )
+            }
+            StoreError::Internal(detail) => {
+                tracing::error!(error = %detail, "store failure");
+                Self::unavailable("store_error", "the event store failed; try again")
+            }
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::TenantOverloaded => {
+                Self::unavailable("tenant_overloaded", err.to_string())
+            }
+            IngestError::ServerOverloaded => Self::unavailable("overloaded", err.to_string()),
+            IngestError::TenantUnavailable(_) => {
+                tracing::warn!(error = %err, "tenant unavailable");
+                Self::unavailable("tenant_unavailable", "the tenant is restarting; try again")
+            }
+            IngestError::Timeout => Self::unavailable("commit_timeout", err.to_string()),
+            IngestError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection {
+            BytesRejection::FailedToBufferBody(ref failed)
+                if failed.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is over the size limit",
+                )
+            }
+            other => Self::new(StatusCode::BAD_REQUEST, "bad_body", other.body_text()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match rejection.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            _ => "invalid_json",
+        };
+        Self::new(rejection.status(), code, rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_path", rejection.body_text())
+    }
+}
+
+/// `axum::Json` whose rejections answer in our error format.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Path` whose rejections answer in our error format.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

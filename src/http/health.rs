@@ -1,0 +1,55 @@
+//! `GET /health`: whether this instance can take webhooks (503 when its store
+//! is unreachable), and `GET /health/live`: whether the process answers at all.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::time::Instant;
+
+use crate::app::AppState;
+
+/// A store slower than this to answer `SELECT 1` counts as down.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+    let started = Instant::now();
+    let ping = tokio::time::timeout(PING_TIMEOUT, app.store.ping()).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let database = match ping {
+        Ok(Ok(())) => json!({ "status": "up", "kind": app.store_kind, "latencyMs": latency_ms }),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "health check: store unreachable");
+            json!({ "status": "down", "kind": app.store_kind, "error": "unreachable" })
+        }
+        Err(_) => json!({ "status": "down", "kind": app.store_kind, "error": "timed out" }),
+    };
+    let up = database["status"] == "up";
+    let body = json!({
+        "status": if up { "ok" } else { "unavailable" },
+        "timestamp": OffsetDateTime::now_utc().format(&Rfc3339).expect("now formats as RFC 3339"),
+        "services": {
+            "database": database,
+            "actors": {
+                "status": "up",
+                "runningTenants": app.engine.running_tenants(),
+                "writerQueueDepth": app.engine.writer_queue_depth(),
+            },
+        },
+    });
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// No I/O at all: the load tester's baseline for the cost of HTTP alone.
+pub async fn live() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}

@@ -1,0 +1,159 @@
+//! `POST /webhooks/{provider}/{clientId}`: a provider's webhook. Authenticated
+//! the way that provider signs, validated, committed, and only then answered.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use orderhook_actors::domain::{EventId, EventStatus, NewEvent, Registration, TenantKey};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::{ApiError, ApiPath};
+use crate::app::AppState;
+use crate::providers::payload::{self, PayloadError};
+use crate::providers::{self, AuthError, SignedRequest};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    success: bool,
+    event_id: EventId,
+    processed_at: String,
+    /// `pending` (will be delivered) or `ignored` (the tenant did not subscribe).
+    status: &'static str,
+}
+
+pub async fn receive_webhook(
+    State(app): State<AppState>,
+    ApiPath((provider_name, client_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Accepted>, ApiError> {
+    let received_at = OffsetDateTime::now_utc();
+    let provider = providers::find(&provider_name).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_provider",
+            format!("no provider named {provider_name:?}"),
+        )
+    })?;
+    let body = body?;
+    let tenant = TenantKey::new(client_id, provider.name());
+    let registration = app
+        .registrations
+        .get(&tenant)
+        .await?
+        .filter(|registration| registration.is_active)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_tenant",
+                format!("no webhook is registered for {tenant}"),
+            )
+        })?;
+
+    let request = SignedRequest {
+        headers: &headers,
+        body: &body,
+        client_id: &tenant.client_id,
+        now: received_at.unix_timestamp(),
+    };
+    if let Err(err) =
+        provider.authenticate(&request, registration.secret.expose_secret().as_bytes())
+    {
+        log_rejected(
+            &app,
+            &registration,
+            &body,
+            received_at,
+            format!("authentication failed: {err}"),
+        );
+        return Err(auth_error(err));
+    }
+    let payload = match payload::validate(&body) {
+        Ok(payload) => payload,
+        Err(err) => {
+            log_rejected(
+                &app,
+                &registration,
+                &body,
+                received_at,
+                format!("invalid payload: {err}"),
+            );
+            return Err(payload_error(err));
+        }
+    };
+
+    let status = if registration.subscribes_to(&payload.event_type) {
+        EventStatus::Pending
+    } else {
+        EventStatus::Ignored
+    };
+    let event = NewEvent {
+        id: EventId::generate(),
+        webhook_id: Some(registration.webhook_id),
+        tenant,
+        event_type: payload.event_type,
+        status,
+        // validate() checked the body is UTF-8 JSON.
+        payload: Some(String::from_utf8_lossy(&body).into_owned()),
+        error_message: None,
+        received_at,
+    };
+    let committed = app.engine.ingest(event).await?;
+    Ok(Json(Accepted {
+        success: true,
+        event_id: committed.id,
+        processed_at: OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .expect("now is representable in RFC 3339"),
+        status: status.as_str(),
+    }))
+}
+
+fn auth_error(err: AuthError) -> ApiError {
+    ApiError::unauthorized(err.to_string())
+}
+
+fn payload_error(err: PayloadError) -> ApiError {
+    match err.field() {
+        Some(field) => ApiError::invalid_field(field, err.to_string()),
+        None if matches!(err, PayloadError::NotJson(_)) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", err.to_string())
+        }
+        None => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            err.to_string(),
+        ),
+    }
+}
+
+/// Keeps a `rejected` row so operators can see why a provider is failing.
+/// The body is cut to a bounded size; the row is written best-effort and never
+/// delays the answer.
+fn log_rejected(
+    app: &AppState,
+    registration: &Registration,
+    body: &[u8],
+    received_at: OffsetDateTime,
+    reason: String,
+) {
+    let limit = app.settings.ingest.rejected_body_bytes;
+    let kept = &body[..body.len().min(limit)];
+    let event = NewEvent {
+        id: EventId::generate(),
+        webhook_id: Some(registration.webhook_id),
+        tenant: registration.tenant.clone(),
+        event_type: payload::event_type_hint(body).unwrap_or_else(|| "unknown".into()),
+        status: EventStatus::Rejected,
+        payload: Some(String::from_utf8_lossy(kept).into_owned()),
+        error_message: Some(reason),
+        received_at,
+    };
+    if !app.engine.log_rejected(event) {
+        tracing::warn!(tenant = %registration.tenant, "writer queue full; rejected request not logged");
+    }
+}

@@ -1,0 +1,346 @@
+//! The embedded single-node store: one SQLite file in the data directory,
+//! used when no DATABASE_URL is set. SQLite's API blocks, so the connection
+//! lives on a thread of its own and async callers send it closures.
+//!
+//! WAL mode with `synchronous = FULL`: every commit is fsynced before the
+//! writer answers, the same promise Postgres gives.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use async_trait::async_trait;
+use orderhook_actors::domain::{
+    AppendedEvent, EventId, EventStatus, NewEvent, Registration, RegistrationUpsert, StoredEvent,
+    TenantKey, Upserted,
+};
+use orderhook_actors::store::{Store, StoreError};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::migrations::migrate_sqlite;
+use super::unavailable;
+
+const FILE_NAME: &str = "orderhook.db";
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub struct EmbeddedStore {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl EmbeddedStore {
+    pub async fn open(data_dir: &Path) -> Result<Self, anyhow::Error> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(FILE_NAME);
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
+        let (ready, opened) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("orderhook-store".into())
+            .spawn(move || {
+                let mut conn = match open_connection(&path) {
+                    Ok(conn) => {
+                        let _ = ready.send(Ok(()));
+                        conn
+                    }
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                        return;
+                    }
+                };
+                // Ends when the store (every sender) is dropped.
+                while let Some(job) = queue.blocking_recv() {
+                    job(&mut conn);
+                }
+            })?;
+        opened.await??;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` on the store's thread and waits for its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = tx.send(f(conn).map_err(classify));
+            }))
+            .map_err(|_| unavailable("embedded store thread stopped"))?;
+        rx.await
+            .map_err(|_| unavailable("embedded store thread stopped"))?
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, anyhow::Error> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate_sqlite(&mut conn)?;
+    Ok(conn)
+}
+
+fn classify(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match err.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => {
+            StoreError::Rejected(err.to_string())
+        }
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure,
+        ) => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Internal(err.to_string()),
+    }
+}
+
+fn micros(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(micros: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
+}
+
+fn uuid_of(text: &str) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(text).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
+}
+
+fn conversion(message: String) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(message.into())
+}
+
+fn append(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<AppendedEvent>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut next_seq: HashMap<Uuid, i64> = HashMap::new();
+    for event in events.iter().filter(|e| e.status.is_sequenced()) {
+        if let Some(webhook_id) = event.webhook_id {
+            *next_seq.entry(webhook_id).or_default() += 1;
+        }
+    }
+    // Reserve each tenant's block of numbers, then hand them out in slice order.
+    // A row naming no registration keeps no number and fails its foreign key
+    // below, as it does on Postgres.
+    let mut unknown = Vec::new();
+    for (webhook_id, count) in next_seq.iter_mut() {
+        let base: Option<i64> = tx
+            .query_row(
+                "UPDATE webhooks SET last_seq = last_seq + ?1 WHERE id = ?2 RETURNING last_seq - ?1",
+                params![*count, webhook_id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match base {
+            Some(base) => *count = base + 1,
+            None => unknown.push(*webhook_id),
+        }
+    }
+    for webhook_id in unknown {
+        next_seq.remove(&webhook_id);
+    }
+    let mut appended = Vec::with_capacity(events.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO webhook_logs (id, webhook_id, provider, client_id, event_type, status,
+                                       seq, payload, error_message, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for event in events {
+            let next = match (event.status.is_sequenced(), event.webhook_id) {
+                (true, Some(webhook_id)) => next_seq.get_mut(&webhook_id),
+                _ => None,
+            };
+            let seq = next.map(|next| {
+                *next += 1;
+                *next - 1
+            });
+            insert.execute(params![
+                event.id.0.to_string(),
+                event.webhook_id.map(|id| id.to_string()),
+                &*event.tenant.provider,
+                &*event.tenant.client_id,
+                event.event_type,
+                event.status.as_str(),
+                seq,
+                event.payload,
+                event.error_message,
+                micros(event.received_at),
+            ])?;
+            appended.push(AppendedEvent { id: event.id, seq });
+        }
+    }
+    tx.commit()?;
+    Ok(appended)
+}
+
+const REGISTRATION_COLUMNS: &str =
+    "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
+
+fn registration_from(row: &Row<'_>) -> rusqlite::Result<Registration> {
+    let events: String = row.get("events")?;
+    Ok(Registration {
+        webhook_id: uuid_of(&row.get::<_, String>("id")?)?,
+        tenant: TenantKey::new(
+            row.get::<_, String>("client_id")?,
+            row.get::<_, String>("provider")?,
+        ),
+        url: row.get("url")?,
+        events: serde_json::from_str(&events).map_err(|err| conversion(err.to_string()))?,
+        secret: SecretString::from(row.get::<_, String>("secret_key")?),
+        is_active: row.get("is_active")?,
+        created_at: from_micros(row.get("created_at")?)?,
+        updated_at: from_micros(row.get("updated_at")?)?,
+    })
+}
+
+fn find_registration(
+    conn: &Connection,
+    tenant: &TenantKey,
+) -> rusqlite::Result<Option<Registration>> {
+    conn.prepare_cached(&format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE client_id = ?1 AND provider = ?2"
+    ))?
+    .query_row(
+        params![&*tenant.client_id, &*tenant.provider],
+        registration_from,
+    )
+    .optional()
+}
+
+fn upsert(conn: &mut Connection, upsert: RegistrationUpsert) -> rusqlite::Result<Upserted> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = micros(OffsetDateTime::now_utc());
+    let events =
+        serde_json::to_string(&upsert.events).map_err(|err| conversion(err.to_string()))?;
+    let given = upsert.secret.as_ref().map(|s| s.expose_secret().to_owned());
+    let created = find_registration(&tx, &upsert.tenant)?.is_none();
+    if created {
+        tx.execute(
+            "INSERT INTO webhooks (id, client_id, provider, url, events, secret_key, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![
+                upsert.new_webhook_id.to_string(),
+                &*upsert.tenant.client_id,
+                &*upsert.tenant.provider,
+                upsert.url,
+                events,
+                given.unwrap_or_else(|| upsert.generated_secret.expose_secret().to_owned()),
+                now,
+            ],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE webhooks SET url = ?3, events = ?4, secret_key = COALESCE(?5, secret_key),
+                                 is_active = 1, updated_at = ?6
+             WHERE client_id = ?1 AND provider = ?2",
+            params![
+                &*upsert.tenant.client_id,
+                &*upsert.tenant.provider,
+                upsert.url,
+                events,
+                given,
+                now,
+            ],
+        )?;
+    }
+    let registration = find_registration(&tx, &upsert.tenant)?
+        .ok_or_else(|| conversion("registration vanished inside its transaction".into()))?;
+    tx.commit()?;
+    Ok(Upserted {
+        registration,
+        created,
+    })
+}
+
+const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload, error_message, created_at";
+
+fn event_from(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let status: String = row.get("status")?;
+    Ok(StoredEvent {
+        id: EventId(uuid_of(&row.get::<_, String>("id")?)?),
+        webhook_id: row
+            .get::<_, Option<String>>("webhook_id")?
+            .map(|id| uuid_of(&id))
+            .transpose()?,
+        tenant: TenantKey::new(
+            row.get::<_, String>("client_id")?,
+            row.get::<_, String>("provider")?,
+        ),
+        seq: row.get("seq")?,
+        event_type: row.get("event_type")?,
+        status: EventStatus::parse(&status)
+            .ok_or_else(|| conversion(format!("unknown status {status:?}")))?,
+        payload: row.get("payload")?,
+        error_message: row.get("error_message")?,
+        created_at: from_micros(row.get("created_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StoreError> {
+        let events = events.to_vec();
+        self.run(move |conn| append(conn, &events)).await
+    }
+
+    async fn upsert_registration(
+        &self,
+        registration: RegistrationUpsert,
+    ) -> Result<Upserted, StoreError> {
+        self.run(move |conn| upsert(conn, registration)).await
+    }
+
+    async fn find_registration(
+        &self,
+        tenant: &TenantKey,
+    ) -> Result<Option<Registration>, StoreError> {
+        let tenant = tenant.clone();
+        self.run(move |conn| find_registration(conn, &tenant)).await
+    }
+
+    async fn find_event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM webhook_logs WHERE id = ?1"
+            ))?
+            .query_row(params![id.0.to_string()], event_from)
+            .optional()
+        })
+        .await
+    }
+
+    async fn tenant_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM webhook_logs
+                 WHERE client_id = ?1 AND provider = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
+            ))?
+            .query_map(
+                params![&*tenant.client_id, &*tenant.provider, after_seq, limit],
+                event_from,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}

@@ -1,0 +1,107 @@
+//! Schema migrations, embedded in the binary and applied at start-up.
+//! Postgres: one transaction per file under an advisory lock, so instances
+//! starting together apply each file once; a `schema_migrations` row with the
+//! file's checksum catches a file edited after it was applied. SQLite: one
+//! transaction per file, the version kept in `PRAGMA user_version`.
+
+use sha2::{Digest, Sha256};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+pub const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+/// Any constant shared by every orderhook instance; "orderhook" in ASCII.
+const ADVISORY_LOCK_KEY: i64 = 0x6f72_6465_7268_6f6f;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("migration {version} ({name}) was changed after it was applied")]
+    Changed { version: i64, name: &'static str },
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+pub async fn migrate_postgres(client: &mut tokio_postgres::Client) -> Result<(), MigrationError> {
+    for migration in POSTGRES {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADVISORY_LOCK_KEY])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+               version BIGINT PRIMARY KEY,
+               name TEXT NOT NULL,
+               checksum TEXT NOT NULL,
+               applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await?;
+        let sum = checksum(migration.sql);
+        let applied = tx
+            .query_opt(
+                "SELECT checksum FROM schema_migrations WHERE version = $1",
+                &[&migration.version],
+            )
+            .await?;
+        match applied {
+            Some(row) if row.get::<_, String>(0) == sum => {}
+            Some(_) => {
+                return Err(MigrationError::Changed {
+                    version: migration.version,
+                    name: migration.name,
+                });
+            }
+            None => {
+                tx.batch_execute(migration.sql).await?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    &[&migration.version, &migration.name, &sum],
+                )
+                .await?;
+                tracing::info!(
+                    version = migration.version,
+                    name = migration.name,
+                    "applied migration"
+                );
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+pub fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<(), MigrationError> {
+    for migration in SQLITE {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if current < migration.version {
+            tx.execute_batch(migration.sql)?;
+            tx.pragma_update(None, "user_version", migration.version)?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applied migration"
+            );
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}

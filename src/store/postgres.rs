@@ -1,0 +1,310 @@
+//! The Postgres store (tokio-postgres over a deadpool pool).
+//!
+//! A batch of events is one statement, so one round trip and one implicit
+//! transaction: it locks the batch's tenants' registration rows in id order
+//! (so concurrent batches cannot deadlock), bumps each tenant's `last_seq` by
+//! its number of sequenced rows, and inserts the rows numbered from there.
+//! A failed batch rolls the counters back with the rows, so sequences stay
+//! gap-free.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use orderhook_actors::domain::{
+    AppendedEvent, EventId, EventStatus, NewEvent, Registration, RegistrationUpsert, StoredEvent,
+    TenantKey, Upserted,
+};
+use orderhook_actors::store::{Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use super::migrations::migrate_postgres;
+use super::unavailable;
+
+const APPEND_EVENTS: &str = "
+WITH input AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::timestamptz[], $10::bool[])
+    WITH ORDINALITY AS t(id, webhook_id, provider, client_id, event_type, status,
+                         payload, error_message, created_at, sequenced, ord)
+),
+wanted AS (
+  SELECT webhook_id, count(*) AS n FROM input
+  WHERE sequenced AND webhook_id IS NOT NULL GROUP BY webhook_id
+),
+locked AS (
+  SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM wanted) ORDER BY id FOR UPDATE
+),
+bumped AS (
+  UPDATE webhooks w SET last_seq = w.last_seq + wanted.n
+  FROM wanted JOIN locked ON locked.id = wanted.webhook_id
+  WHERE w.id = wanted.webhook_id
+  RETURNING w.id, w.last_seq - wanted.n AS base
+)
+INSERT INTO webhook_logs
+  (id, webhook_id, provider, client_id, event_type, status, seq, payload, error_message, created_at)
+SELECT i.id, i.webhook_id, i.provider, i.client_id, i.event_type, i.status,
+       CASE WHEN i.sequenced THEN
+         b.base + row_number() OVER (PARTITION BY i.webhook_id, i.sequenced ORDER BY i.ord)
+       END,
+       i.payload, i.error_message, i.created_at
+FROM input i LEFT JOIN bumped b ON b.id = i.webhook_id
+RETURNING id, seq";
+
+const UPSERT_REGISTRATION: &str = "
+INSERT INTO webhooks (id, client_id, provider, url, events, secret_key)
+VALUES ($1, $2, $3, $4, $5, COALESCE($6, $7))
+ON CONFLICT (client_id, provider) DO UPDATE
+  SET url = EXCLUDED.url, events = EXCLUDED.events,
+      secret_key = COALESCE($6, webhooks.secret_key), is_active = true, updated_at = now()
+RETURNING id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at,
+          (xmax = 0) AS created";
+
+const REGISTRATION_COLUMNS: &str =
+    "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
+
+const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload, error_message, created_at";
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        connect_timeout: Duration,
+    ) -> Result<Self, anyhow::Error> {
+        let mut config = tokio_postgres::Config::from_str(url)?;
+        config.connect_timeout(connect_timeout);
+        config.application_name("orderhook");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A dead connection shows up as an error on its next use and is
+                // then discarded; checking every checkout would cost a round trip.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size)
+            .runtime(Runtime::Tokio1)
+            // Bounded waits, so an unreachable database turns into 503s, not hung requests.
+            .wait_timeout(Some(connect_timeout))
+            .create_timeout(Some(connect_timeout))
+            .recycle_timeout(Some(connect_timeout))
+            .build()?;
+        let mut client = pool.get().await?;
+        migrate_postgres(&mut client).await?;
+        Ok(Self { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+}
+
+/// Sorts database errors into the engine's categories: data the store refused
+/// (possibly one row of a batch), the store being away, anything else.
+fn classify(err: tokio_postgres::Error) -> StoreError {
+    let Some(code) = err.code() else {
+        // No SQLSTATE: the connection itself failed.
+        return StoreError::Unavailable(err.to_string());
+    };
+    let class = &code.code()[..2];
+    if matches!(class, "22" | "23") {
+        StoreError::Rejected(err.to_string())
+    } else if matches!(class, "08" | "40" | "53" | "57")
+        || *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+    {
+        StoreError::Unavailable(err.to_string())
+    } else {
+        StoreError::Internal(err.to_string())
+    }
+}
+
+fn registration_from(row: &Row) -> Registration {
+    Registration {
+        webhook_id: row.get("id"),
+        tenant: TenantKey::new(
+            row.get::<_, &str>("client_id"),
+            row.get::<_, &str>("provider"),
+        ),
+        url: row.get("url"),
+        events: row.get("events"),
+        secret: SecretString::from(row.get::<_, String>("secret_key")),
+        is_active: row.get("is_active"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn event_from(row: &Row) -> Result<StoredEvent, StoreError> {
+    let status: &str = row.get("status");
+    Ok(StoredEvent {
+        id: EventId(row.get("id")),
+        webhook_id: row.get("webhook_id"),
+        tenant: TenantKey::new(
+            row.get::<_, &str>("client_id"),
+            row.get::<_, &str>("provider"),
+        ),
+        seq: row.get("seq"),
+        event_type: row.get("event_type"),
+        status: EventStatus::parse(status)
+            .ok_or_else(|| StoreError::Internal(format!("unknown status {status:?}")))?,
+        payload: row.get("payload"),
+        error_message: row.get("error_message"),
+        created_at: row.get("created_at"),
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StoreError> {
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id.0).collect();
+        let webhook_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.webhook_id).collect();
+        let providers: Vec<&str> = events.iter().map(|e| &*e.tenant.provider).collect();
+        let clients: Vec<&str> = events.iter().map(|e| &*e.tenant.client_id).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let statuses: Vec<&str> = events.iter().map(|e| e.status.as_str()).collect();
+        let payloads: Vec<Option<&str>> = events.iter().map(|e| e.payload.as_deref()).collect();
+        let errors: Vec<Option<&str>> = events.iter().map(|e| e.error_message.as_deref()).collect();
+        let received: Vec<OffsetDateTime> = events.iter().map(|e| e.received_at).collect();
+        let sequenced: Vec<bool> = events.iter().map(|e| e.status.is_sequenced()).collect();
+
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(APPEND_EVENTS)
+            .await
+            .map_err(classify)?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &ids,
+                    &webhook_ids,
+                    &providers,
+                    &clients,
+                    &types,
+                    &statuses,
+                    &payloads,
+                    &errors,
+                    &received,
+                    &sequenced,
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        // RETURNING does not promise input order; match rows back by id.
+        let mut seqs: HashMap<Uuid, Option<i64>> =
+            rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        events
+            .iter()
+            .map(|e| {
+                let seq = seqs.remove(&e.id.0).ok_or_else(|| {
+                    StoreError::Internal(format!("event {} was not stored", e.id))
+                })?;
+                Ok(AppendedEvent { id: e.id, seq })
+            })
+            .collect()
+    }
+
+    async fn upsert_registration(
+        &self,
+        upsert: RegistrationUpsert,
+    ) -> Result<Upserted, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(UPSERT_REGISTRATION)
+            .await
+            .map_err(classify)?;
+        let given = upsert.secret.as_ref().map(|s| s.expose_secret());
+        let row = client
+            .query_one(
+                &statement,
+                &[
+                    &upsert.new_webhook_id,
+                    &&*upsert.tenant.client_id,
+                    &&*upsert.tenant.provider,
+                    &upsert.url,
+                    &upsert.events,
+                    &given,
+                    &upsert.generated_secret.expose_secret(),
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(Upserted {
+            registration: registration_from(&row),
+            created: row.get("created"),
+        })
+    }
+
+    async fn find_registration(
+        &self,
+        tenant: &TenantKey,
+    ) -> Result<Option<Registration>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE client_id = $1 AND provider = $2"
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+        let row = client
+            .query_opt(&statement, &[&&*tenant.client_id, &&*tenant.provider])
+            .await
+            .map_err(classify)?;
+        Ok(row.as_ref().map(registration_from))
+    }
+
+    async fn find_event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM webhook_logs WHERE id = $1");
+        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+        let row = client
+            .query_opt(&statement, &[&id.0])
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(event_from).transpose()
+    }
+
+    async fn tenant_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM webhook_logs
+             WHERE client_id = $1 AND provider = $2 AND seq > $3
+             ORDER BY seq LIMIT $4"
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &&*tenant.client_id,
+                    &&*tenant.provider,
+                    &after_seq,
+                    &i64::from(limit),
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        rows.iter().map(event_from).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(classify)?;
+        Ok(())
+    }
+}
