@@ -48,7 +48,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = store::open(&settings.store).await?;
+        let store = store::open(&settings.store, settings.statement_timeout()).await?;
         Self::build_with_store(settings, store).await
     }
 

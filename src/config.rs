@@ -229,6 +229,11 @@ impl Settings {
         self.base_url.trim_end_matches('/')
     }
 
+    /// The server-side bound on one batch: the writer's commit timeout.
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.writer.commit_timeout_ms)
+    }
+
     pub fn engine_config(&self) -> orderhook_actors::EngineConfig {
         use orderhook_actors::supervisor::TenantsConfig;
         use orderhook_actors::writer::WriterConfig;
@@ -237,7 +242,9 @@ impl Settings {
                 max_rows: self.writer.max_batch_rows,
                 max_delay: Duration::from_millis(self.writer.max_batch_delay_ms),
                 queue_capacity: self.writer.queue_capacity,
-                commit_timeout: Duration::from_millis(self.writer.commit_timeout_ms),
+                // A little over the server's statement timeout, so the server
+                // cancels a slow batch first; this only catches a dead network.
+                commit_timeout: self.statement_timeout() + Duration::from_secs(1),
             },
             tenants: TenantsConfig {
                 max_in_flight: self.tenants.max_in_flight,

@@ -44,6 +44,8 @@ fn checksum(sql: &str) -> String {
 pub async fn migrate_postgres(client: &mut tokio_postgres::Client) -> Result<(), MigrationError> {
     for migration in POSTGRES {
         let tx = client.transaction().await?;
+        // Migrations may take longer than the statement timeout meant for batches.
+        tx.batch_execute("SET LOCAL statement_timeout = 0").await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADVISORY_LOCK_KEY])
             .await?;
         tx.batch_execute(

@@ -15,8 +15,12 @@ use secrecy::ExposeSecret;
 use crate::config::StoreSettings;
 
 /// Opens the store the settings name (Postgres when a URL is set) and brings
-/// its schema up to date.
-pub async fn open(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
+/// its schema up to date. `statement_timeout` bounds each statement (a batch
+/// commit) on the database server.
+pub async fn open(
+    settings: &StoreSettings,
+    statement_timeout: Duration,
+) -> anyhow::Result<Arc<dyn Store>> {
     use anyhow::Context;
     match &settings.url {
         Some(url) => {
@@ -24,6 +28,7 @@ pub async fn open(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
                 url.expose_secret(),
                 settings.pool_size,
                 Duration::from_millis(settings.connect_timeout_ms),
+                statement_timeout,
             )
             .await
             .context("opening the Postgres store (store.url / DATABASE_URL)")?;

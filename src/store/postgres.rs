@@ -76,14 +76,22 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// `statement_timeout` bounds every statement on the server side: a batch
+    /// the writer gives up on is cancelled there too, rather than committing
+    /// after its requests were already answered 503.
     pub async fn connect(
         url: &str,
         pool_size: usize,
         connect_timeout: Duration,
+        statement_timeout: Duration,
     ) -> Result<Self, anyhow::Error> {
         let mut config = tokio_postgres::Config::from_str(url)?;
         config.connect_timeout(connect_timeout);
         config.application_name("orderhook");
+        config.options(format!(
+            "-c statement_timeout={}",
+            statement_timeout.as_millis()
+        ));
         let manager = Manager::from_config(
             config,
             NoTls,

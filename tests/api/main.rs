@@ -1,0 +1,10 @@
+//! Integration tests: the real application on an ephemeral port, a fresh
+//! Postgres database per test, real HTTP.
+
+mod durability;
+mod faults;
+mod helpers;
+mod ingest;
+mod payloads;
+mod register;
+mod store_contract;
