@@ -12,8 +12,10 @@
 //! - [`store`]: Postgres and the embedded SQLite store, and their migrations.
 //! - [`registrations`]: the short-lived cache of tenants' registrations.
 //! - [`secrets`]: generated secrets and tokens.
+//! - [`client_id`]: what a clientId may be.
 
 pub mod app;
+pub mod client_id;
 pub mod config;
 pub mod http;
 pub mod providers;

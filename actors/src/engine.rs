@@ -90,19 +90,19 @@ impl Engine {
             .with_tenant_place(place);
 
         let (reply, answer) = oneshot::channel();
-        let mut message = TenantMessage::Ingest(Box::new(Ingest {
+        let mut ingest = Box::new(Ingest {
             event,
             reply: reply.into(),
             admission,
-        }));
-        // An actor that stopped (idle, or failed) since we looked it up hands the
-        // message back; the supervisor then starts a fresh one. Once is enough.
+        });
+        // An actor that stopped (idle, or failed) since we looked it up refuses
+        // the message; the supervisor then starts a fresh one. Once is enough.
         for attempt in 0..2 {
-            match tenant.actor.send_message(message) {
+            match tenant.actor.send_message(TenantMessage::Ingest(ingest)) {
                 Ok(()) => break,
-                Err(MessagingErr::SendErr(returned)) if attempt == 0 => {
-                    message = returned;
-                    tenant = self.start_tenant(tenant_of(&message)).await?;
+                Err(MessagingErr::SendErr(TenantMessage::Ingest(returned))) if attempt == 0 => {
+                    ingest = returned;
+                    tenant = self.start_tenant(&ingest.event.tenant).await?;
                 }
                 Err(_) => {
                     return Err(IngestError::TenantUnavailable(
@@ -129,14 +129,13 @@ impl Engine {
         let Some(admission) = self.writer.try_reserve() else {
             return false;
         };
-        self.writer
-            .append(Append {
-                event,
-                reply: None,
-                notify: None,
-                admission,
-            })
-            .is_ok()
+        self.writer.append(Append {
+            event,
+            reply: None,
+            notify: None,
+            admission,
+        });
+        true
     }
 
     /// The tenant's running actor, started if needed.
@@ -206,12 +205,5 @@ impl Engine {
         self.tenants
             .get(key)
             .is_some_and(|tenant| tenant.actor.send_message(message).is_ok())
-    }
-}
-
-fn tenant_of(message: &TenantMessage) -> &TenantKey {
-    match message {
-        TenantMessage::Ingest(ingest) => &ingest.event.tenant,
-        _ => unreachable!("only ingest messages are resent"),
     }
 }

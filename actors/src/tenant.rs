@@ -117,11 +117,7 @@ impl Actor for TenantActor {
                     notify: Some(myself.clone()),
                     admission,
                 };
-                if let Err(append) = state.writer.append(append)
-                    && let Some(reply) = append.reply
-                {
-                    let _ = reply.send(Err(StoreError::Unavailable("writer stopped".into())));
-                }
+                state.writer.append(append);
             }
             TenantMessage::Committed(committed) => {
                 state.last_activity = Instant::now();
@@ -144,7 +140,10 @@ impl Actor for TenantActor {
             TenantMessage::IdleCheck => {
                 if state.last_activity.elapsed() >= state.idle_timeout {
                     tracing::debug!(tenant = %state.key, "stopping idle tenant actor");
-                    myself.stop(Some("idle".into()));
+                    // Drain rather than stop: an event that reached the mailbox
+                    // just now is still handled; later senders are refused and
+                    // ask the supervisor for a fresh actor.
+                    myself.drain()?;
                 }
             }
             #[cfg(feature = "fault-injection")]

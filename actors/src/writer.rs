@@ -87,14 +87,15 @@ impl WriterHandle {
         self.queue_capacity - self.capacity.available_permits()
     }
 
-    /// Sends a row to the writer; fails (handing the append back) when the writer has stopped.
-    pub fn append(&self, append: Append) -> Result<(), Box<Append>> {
-        self.actor
+    /// Sends a row to the writer. When the writer has stopped, the row is
+    /// refused at once (its requester gets the store-unavailable answer).
+    pub fn append(&self, append: Append) {
+        if let Err(ractor::MessagingErr::SendErr(WriterMessage::Append(append))) = self
+            .actor
             .send_message(WriterMessage::Append(Box::new(append)))
-            .map_err(|err| match err {
-                ractor::MessagingErr::SendErr(WriterMessage::Append(append)) => append,
-                _ => unreachable!("send_message only hands back the message it was given"),
-            })
+        {
+            append.settle(Err(StoreError::Unavailable("writer stopped".into())));
+        }
     }
 }
 
@@ -196,32 +197,42 @@ async fn flush(state: &mut WriterState) {
 }
 
 async fn commit_batch(store: &dyn Store, timeout: Duration, batch: Vec<Append>) {
-    let events: Vec<NewEvent> = batch.iter().map(|a| a.event.clone()).collect();
+    let (events, waiting): (Vec<NewEvent>, Vec<Waiting>) = batch
+        .into_iter()
+        .map(|append| {
+            let waiting = Waiting {
+                reply: append.reply,
+                notify: append.notify,
+                _admission: append.admission,
+            };
+            (append.event, waiting)
+        })
+        .unzip();
     match append_with_timeout(store, timeout, &events).await {
         Ok(outcomes) => {
-            for (append, outcome) in batch.into_iter().zip(outcomes) {
-                settle(append, Ok(outcome));
+            for (waiting, outcome) in waiting.into_iter().zip(outcomes) {
+                waiting.settle(Ok(outcome));
             }
         }
         // One bad row must not fail the requests it happened to share a batch
         // with: commit them one by one so only the culprit is refused.
-        Err(err) if err.may_be_row_specific() && batch.len() > 1 => {
-            tracing::warn!(rows = batch.len(), error = %err, "batch refused; committing its rows one by one");
-            for (append, event) in batch.into_iter().zip(events) {
-                let result = append_with_timeout(store, timeout, std::slice::from_ref(&event))
+        Err(err) if err.may_be_row_specific() && events.len() > 1 => {
+            tracing::warn!(rows = events.len(), error = %err, "batch refused; committing its rows one by one");
+            for (waiting, event) in waiting.into_iter().zip(&events) {
+                let result = append_with_timeout(store, timeout, std::slice::from_ref(event))
                     .await
                     .and_then(|mut outcomes| {
                         outcomes
                             .pop()
                             .ok_or_else(|| StoreError::Internal("store returned no row".into()))
                     });
-                settle(append, result);
+                waiting.settle(result);
             }
         }
         Err(err) => {
-            tracing::error!(rows = batch.len(), error = %err, "batch commit failed");
-            for append in batch {
-                settle(append, Err(err.clone()));
+            tracing::error!(rows = events.len(), error = %err, "batch commit failed");
+            for waiting in waiting {
+                waiting.settle(Err(err.clone()));
             }
         }
     }
@@ -241,14 +252,35 @@ async fn append_with_timeout(
     }
 }
 
-fn settle(append: Append, result: Result<AppendedEvent, StoreError>) {
-    if let (Ok(committed), Some(tenant)) = (&result, &append.notify) {
-        // A stopped tenant actor reloads its pending events from the store when
-        // it starts again, so a failed notification loses nothing.
-        let _ = tenant.send_message(TenantMessage::Committed(*committed));
+impl Append {
+    fn settle(self, result: Result<AppendedEvent, StoreError>) {
+        Waiting {
+            reply: self.reply,
+            notify: self.notify,
+            _admission: self.admission,
+        }
+        .settle(result);
     }
-    if let Some(reply) = append.reply {
-        // The requester may have hung up; the row is committed either way.
-        let _ = reply.send(result);
+}
+
+/// Who waits on a row while the store has it.
+struct Waiting {
+    reply: Option<RpcReplyPort<Result<AppendedEvent, StoreError>>>,
+    notify: Option<ActorRef<TenantMessage>>,
+    /// Dropped after settling, freeing the row's places in the bounds.
+    _admission: Admission,
+}
+
+impl Waiting {
+    fn settle(self, result: Result<AppendedEvent, StoreError>) {
+        if let (Ok(committed), Some(tenant)) = (&result, &self.notify) {
+            // A stopped tenant actor reloads its pending events from the store
+            // when it starts again, so a failed notification loses nothing.
+            let _ = tenant.send_message(TenantMessage::Committed(*committed));
+        }
+        if let Some(reply) = self.reply {
+            // The requester may have hung up; the row is committed either way.
+            let _ = reply.send(result);
+        }
     }
 }

@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::{ApiError, ApiPath};
 use crate::app::AppState;
+use crate::client_id;
 use crate::providers::payload::{self, PayloadError};
 use crate::providers::{self, AuthError, SignedRequest};
 
@@ -41,18 +42,26 @@ pub async fn receive_webhook(
         )
     })?;
     let body = body?;
-    let tenant = TenantKey::new(client_id, provider.name());
+    let unknown_tenant = || {
+        ApiError::not_found(
+            "unknown_tenant",
+            format!(
+                "no webhook is registered for {}/{client_id}",
+                provider.name()
+            ),
+        )
+    };
+    // A clientId that could never have been registered is not looked up.
+    if !client_id::is_valid(&client_id) {
+        return Err(unknown_tenant());
+    }
+    let tenant = TenantKey::new(client_id.as_str(), provider.name());
     let registration = app
         .registrations
         .get(&tenant)
         .await?
         .filter(|registration| registration.is_active)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_tenant",
-                format!("no webhook is registered for {tenant}"),
-            )
-        })?;
+        .ok_or_else(unknown_tenant)?;
 
     let request = SignedRequest {
         headers: &headers,
@@ -149,7 +158,8 @@ fn log_rejected(
         tenant: registration.tenant.clone(),
         event_type: payload::event_type_hint(body).unwrap_or_else(|| "unknown".into()),
         status: EventStatus::Rejected,
-        payload: Some(String::from_utf8_lossy(kept).into_owned()),
+        // Postgres text cannot hold NUL, and a refused body may be anything.
+        payload: Some(String::from_utf8_lossy(kept).replace('\0', "\u{FFFD}")),
         error_message: Some(reason),
         received_at,
     };

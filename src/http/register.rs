@@ -13,9 +13,8 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiJson};
 use super::operator::Operator;
 use crate::app::AppState;
-use crate::{providers, secrets};
+use crate::{client_id, providers, secrets};
 
-const MAX_CLIENT_ID_LEN: usize = 128;
 const MIN_SECRET_LEN: usize = 16;
 const MAX_SECRET_LEN: usize = 256;
 
@@ -98,20 +97,11 @@ pub async fn register_webhook(
     ))
 }
 
-/// clientIds become a path segment of the ingest URL, so they stay URL-safe.
 fn validate_client_id(client_id: &str) -> Result<(), ApiError> {
-    let ok = !client_id.is_empty()
-        && client_id.len() <= MAX_CLIENT_ID_LEN
-        && client_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
+    if client_id::is_valid(client_id) {
         Ok(())
     } else {
-        Err(ApiError::invalid_field(
-            "clientId",
-            format!("must be 1 to {MAX_CLIENT_ID_LEN} characters of A-Z, a-z, 0-9, '_', '-', '.'"),
-        ))
+        Err(ApiError::invalid_field("clientId", client_id::RULE))
     }
 }
 

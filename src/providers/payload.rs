@@ -87,6 +87,12 @@ pub fn validate(body: &[u8]) -> Result<Payload, PayloadError> {
             problem: "must not be empty",
         });
     }
+    if event_type.chars().any(char::is_control) {
+        return Err(PayloadError::Invalid {
+            field: "event_type",
+            problem: "must not contain control characters",
+        });
+    }
     if event_type.chars().count() > MAX_EVENT_TYPE_LEN {
         return Err(PayloadError::Invalid {
             field: "event_type",
@@ -146,9 +152,13 @@ pub fn event_type_hint(body: &[u8]) -> Option<String> {
         event_type: Option<String>,
     }
     let hint: Hint = serde_json::from_slice(body).ok()?;
-    hint.event_type
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| t.chars().take(MAX_EVENT_TYPE_LEN).collect())
+    let hint: String = hint
+        .event_type?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_EVENT_TYPE_LEN)
+        .collect();
+    (!hint.trim().is_empty()).then_some(hint)
 }
 
 #[cfg(test)]
@@ -232,6 +242,14 @@ mod tests {
                 r#"{"event_type":7,"timestamp":"2024-09-27","data":{}}"#,
                 "event_type",
             ),
+            (
+                r#"{"event_type":"a\u0000b","timestamp":"2024-09-27","data":{}}"#,
+                "event_type",
+            ),
+            (
+                r#"{"event_type":"a\nb","timestamp":"2024-09-27","data":{}}"#,
+                "event_type",
+            ),
             (r#"{"event_type":"a","data":{}}"#, "timestamp"),
             (
                 r#"{"event_type":"a","timestamp":"soon","data":{}}"#,
@@ -285,6 +303,10 @@ mod tests {
         );
         assert_eq!(event_type_hint(br#"{"event_type":"  "}"#), None);
         assert_eq!(event_type_hint(b"garbage"), None);
+        assert_eq!(
+            event_type_hint(br#"{"event_type":"a\u0000b"}"#).as_deref(),
+            Some("ab")
+        );
         let long = format!(r#"{{"event_type":"{}"}}"#, "y".repeat(500));
         assert_eq!(
             event_type_hint(long.as_bytes()).unwrap().len(),

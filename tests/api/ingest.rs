@@ -287,3 +287,62 @@ async fn rotating_the_secret_takes_effect_at_once() {
         200
     );
 }
+
+#[tokio::test]
+async fn hostile_paths_and_bodies_get_clear_answers_and_are_still_logged() {
+    let app = TestApp::spawn().await;
+    let secret = app.register("c1", "talabat", &["order_notification"]).await;
+    for path in [
+        "/webhooks/talabat/c%001",
+        "/webhooks/talabat/a%2Fb",
+        "/webhooks/talabat/%FF",
+    ] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(response.status().as_u16(), 400 | 404),
+            "{path}: {}",
+            response.status()
+        );
+        assert_eq!(json_body(response).await["success"], false, "{path}");
+    }
+
+    // Raw NUL and invalid UTF-8 in a refused body: Postgres text cannot hold
+    // NUL, so the logged slice must be cleaned rather than poison its batch.
+    let mut garbage = b"{\"event_type\":\"order_notification\"\0\xff\xfe".to_vec();
+    garbage.extend_from_slice(&[0u8; 32]);
+    let response = app
+        .http
+        .post(app.url("/webhooks/talabat/c1"))
+        .header("X-Talabat-API-Key", "wrong-key-0000000000")
+        .body(garbage.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = app
+        .http
+        .post(app.url("/webhooks/talabat/c1"))
+        .header("X-Talabat-API-Key", &secret)
+        .body(garbage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_body(response).await["error"]["code"], "invalid_json");
+    let rows = rejected_rows(&app, "c1", "talabat", 2).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, payload)| !payload.contains('\0')));
+
+    // A control character in event_type is refused before it reaches the store.
+    let body =
+        order_body("order_notification").replace("order_notification", "order\\u0000notification");
+    let response = app.send_signed("talabat", "c1", &secret, &body).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(json_body(response).await["error"]["field"], "event_type");
+}
