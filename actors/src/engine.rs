@@ -180,6 +180,12 @@ impl Engine {
         }
     }
 
+    /// Whether the writer and the supervisor are both up, so events can be taken.
+    pub fn is_running(&self) -> bool {
+        self.writer.actor.get_status() == ractor::ActorStatus::Running
+            && self.supervisor.get_status() == ractor::ActorStatus::Running
+    }
+
     /// Tenant actors running now.
     pub fn running_tenants(&self) -> usize {
         self.tenants.len()

@@ -1,5 +1,5 @@
 //! `GET /health`: whether this instance can take webhooks (503 when its store
-//! is unreachable), and `GET /health/live`: whether the process answers at all.
+//! is unreachable or its engine has stopped), and `GET /health/live`: whether the process answers at all.
 
 use std::time::Duration;
 
@@ -28,14 +28,15 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         }
         Err(_) => json!({ "status": "down", "kind": app.store_kind, "error": "timed out" }),
     };
-    let up = database["status"] == "up";
+    let engine_up = app.engine.is_running();
+    let up = database["status"] == "up" && engine_up;
     let body = json!({
         "status": if up { "ok" } else { "unavailable" },
         "timestamp": OffsetDateTime::now_utc().format(&Rfc3339).expect("now formats as RFC 3339"),
         "services": {
             "database": database,
             "actors": {
-                "status": "up",
+                "status": if engine_up { "up" } else { "down" },
                 "runningTenants": app.engine.running_tenants(),
                 "writerQueueDepth": app.engine.writer_queue_depth(),
             },

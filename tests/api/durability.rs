@@ -138,6 +138,7 @@ async fn a_graceful_stop_mid_stream_keeps_every_acknowledged_event() {
         });
     }
     let store = app.store();
+    let state = app.state.clone();
     let tenant = TenantKey::new("c1", "careem");
     // Stop once some events are in, while the rest are still on their way.
     let started = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
@@ -146,6 +147,10 @@ async fn a_graceful_stop_mid_stream_keeps_every_acknowledged_event() {
     .await;
     assert!(started);
     app.stop().await;
+    assert!(
+        !state.engine.is_running(),
+        "the engine stopped with the server"
+    );
     let mut acknowledged = Vec::new();
     while let Some(result) = requests.join_next().await {
         acknowledged.extend(result.unwrap());

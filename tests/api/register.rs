@@ -168,6 +168,7 @@ async fn health_reports_the_store_and_the_engine() {
         let health = json_body(response).await;
         assert_eq!(health["status"], "ok");
         assert_eq!(health["services"]["database"]["status"], "up");
+        assert_eq!(health["services"]["actors"]["status"], "up");
         assert!(health["services"]["actors"]["runningTenants"].is_u64());
         assert!(health["timestamp"].is_string());
     }
