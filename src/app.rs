@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::delivery::HttpDeliverer;
 use crate::registrations::Registrations;
 use crate::{http, secrets, store};
 
@@ -23,7 +24,7 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub registrations: Registrations,
     pub admin_token: SecretString,
     /// "postgres" or "embedded", for health output.
@@ -72,7 +73,12 @@ impl Application {
         {
             anyhow::bail!("configuration key `providers.{name}`: no such provider is implemented");
         }
-        let engine = Engine::start(store.clone(), settings.engine_config())
+        let deliverer = HttpDeliverer::new(
+            Duration::from_millis(settings.delivery.timeout_ms),
+            settings.delivery.allow_private_destinations,
+        )
+        .context("building the delivery client")?;
+        let engine = Engine::start(store.clone(), Arc::new(deliverer), settings.engine_config())
             .await
             .context("starting the engine")?;
         let listener = TcpListener::bind(settings.addr)

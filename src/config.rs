@@ -95,6 +95,10 @@ pub struct TenantSettings {
 pub struct DeliverySettings {
     pub allow_private_destinations: bool,
     pub timeout_ms: u64,
+    pub window: usize,
+    pub failing_after: u32,
+    pub probe_interval_ms: u64,
+    pub reconcile_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +107,7 @@ pub struct RetrySettings {
     pub max_retries: u32,
     pub retry_delays_ms: Vec<u64>,
     pub exponential_backoff: bool,
+    pub jitter: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +204,9 @@ impl Settings {
                 self.tenants.restart_backoff_ms,
             ),
             ("delivery.timeout_ms", self.delivery.timeout_ms),
+            ("delivery.window", self.delivery.window as u64),
+            ("delivery.failing_after", u64::from(self.delivery.failing_after)),
+            ("delivery.reconcile_interval_ms", self.delivery.reconcile_interval_ms),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -235,6 +243,8 @@ impl Settings {
     }
 
     pub fn engine_config(&self) -> orderhook_actors::EngineConfig {
+        use orderhook_actors::delivery::DeliveryConfig;
+        use orderhook_actors::retry::RetryPolicy;
         use orderhook_actors::supervisor::TenantsConfig;
         use orderhook_actors::writer::WriterConfig;
         orderhook_actors::EngineConfig {
@@ -251,6 +261,18 @@ impl Settings {
                 idle_timeout: Duration::from_millis(self.tenants.idle_timeout_ms),
                 restart_backoff: Duration::from_millis(self.tenants.restart_backoff_ms),
                 restart_backoff_max: Duration::from_millis(self.tenants.restart_backoff_max_ms),
+            },
+            delivery: DeliveryConfig {
+                retry: RetryPolicy {
+                    max_retries: self.retry.max_retries,
+                    delays: self.retry.retry_delays_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+                    exponential_backoff: self.retry.exponential_backoff,
+                    jitter: self.retry.jitter,
+                },
+                window: self.delivery.window,
+                failing_after: self.delivery.failing_after,
+                probe_interval: Duration::from_millis(self.delivery.probe_interval_ms),
+                reconcile_interval: Duration::from_millis(self.delivery.reconcile_interval_ms),
             },
             ingest_timeout: Duration::from_millis(self.ingest.timeout_ms),
             start_timeout: Duration::from_secs(5),

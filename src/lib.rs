@@ -3,13 +3,16 @@
 //! A provider's webhook arrives at [`http`] (`POST /webhooks/{provider}/{clientId}`),
 //! is authenticated by its provider's check in [`providers`], validated, and
 //! handed to the engine (the `orderhook-actors` crate), which commits it
-//! through a [`store`] before the handler answers.
+//! through a [`store`] before the handler answers. The tenant's actor then
+//! forwards it, in order, through [`delivery`] to the restaurant's endpoint.
 //!
 //! - [`config`]: layered, validated settings.
 //! - [`app`]: wiring and shutdown.
 //! - [`http`]: routes, handlers, the error format.
 //! - [`providers`]: one file per provider, and payload validation.
 //! - [`store`]: Postgres and the embedded SQLite store, and their migrations.
+//! - [`delivery`]: the HTTP client that forwards events to the restaurant,
+//!   Standard Webhooks signing, and the private-network guard.
 //! - [`registrations`]: the short-lived cache of tenants' registrations.
 //! - [`secrets`]: generated secrets and tokens.
 //! - [`client_id`]: what a clientId may be.
@@ -17,6 +20,7 @@
 pub mod app;
 pub mod client_id;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod providers;
 pub mod registrations;

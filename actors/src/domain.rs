@@ -140,6 +140,10 @@ pub struct StoredEvent {
     pub payload: Option<String>,
     pub error_message: Option<String>,
     pub created_at: OffsetDateTime,
+    /// Delivery attempts made so far.
+    pub attempts: i32,
+    pub next_retry_at: Option<OffsetDateTime>,
+    pub delivered_at: Option<OffsetDateTime>,
 }
 
 /// A tenant's registration: where its events go and the secret both sides sign with.
@@ -180,4 +184,57 @@ pub struct RegistrationUpsert {
 pub struct Upserted {
     pub registration: Registration,
     pub created: bool,
+}
+
+/// An event waiting for delivery, as its tenant's actor queues it.
+#[derive(Clone, Debug)]
+pub struct PendingEvent {
+    pub id: EventId,
+    pub seq: i64,
+    pub event_type: String,
+    /// The provider's body as received; the envelope's `data` comes from it.
+    pub payload: String,
+    pub received_at: OffsetDateTime,
+    /// Attempts made in all; the next attempt is numbered one more.
+    pub attempts: i32,
+    /// Attempts in the current round, which the retry policy counts.
+    pub round_attempts: i32,
+    pub next_retry_at: Option<OffsetDateTime>,
+}
+
+/// One delivery attempt and where it leaves its event.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub event_id: EventId,
+    pub attempt: i32,
+    pub round_attempts: i32,
+    pub status_code: Option<i32>,
+    pub response_time_ms: i32,
+    /// A bounded slice of what the client answered.
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub attempted_at: OffsetDateTime,
+    /// `Delivered`, `Retrying` or `Failed`.
+    pub outcome: EventStatus,
+    pub next_retry_at: Option<OffsetDateTime>,
+}
+
+/// An attempt as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAttempt {
+    pub attempt: i32,
+    pub status_code: Option<i32>,
+    pub response_time_ms: i32,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What asking for a manual retry of an event came to.
+#[derive(Clone, Debug)]
+pub enum Requeue {
+    NotFound,
+    /// Only failed events are retried by hand; this one is in another state.
+    NotFailed(EventStatus),
+    Requeued(TenantKey, PendingEvent),
 }

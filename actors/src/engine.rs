@@ -9,11 +9,12 @@ use dashmap::DashMap;
 use ractor::{Actor, ActorRef, MessagingErr};
 use tokio::sync::oneshot;
 
-use crate::domain::{AppendedEvent, NewEvent, TenantKey};
+use crate::delivery::{Deliverer, DeliveryConfig};
+use crate::domain::{AppendedEvent, NewEvent, PendingEvent, Registration, TenantKey};
 use crate::store::{Store, StoreError};
 use crate::supervisor::{
-    StartError, SupervisorActor, SupervisorArgs, SupervisorMessage, TenantMap, TenantRef,
-    TenantsConfig,
+    StartError, SupervisorActor, SupervisorArgs, SupervisorMessage, TenantDeps, TenantMap,
+    TenantRef, TenantsConfig,
 };
 use crate::tenant::{Ingest, TenantHealth, TenantMessage};
 use crate::writer::{Append, WriterActor, WriterConfig, WriterHandle};
@@ -22,6 +23,7 @@ use crate::writer::{Append, WriterActor, WriterConfig, WriterHandle};
 pub struct EngineConfig {
     pub writer: WriterConfig,
     pub tenants: TenantsConfig,
+    pub delivery: DeliveryConfig,
     /// Longest a request waits for its event's commit before it is answered 503.
     pub ingest_timeout: Duration,
     /// Longest a request waits for the supervisor to start a tenant's actor.
@@ -50,28 +52,39 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Starts the actors, then (in the background) a tenant actor for every
+    /// tenant with undelivered events, so a restart resumes delivery.
     pub async fn start(
         store: Arc<dyn Store>,
+        deliverer: Arc<dyn Deliverer>,
         config: EngineConfig,
-    ) -> Result<Self, ractor::SpawnErr> {
-        let (writer, _) = WriterActor::start(store, config.writer.clone()).await?;
+    ) -> Result<Arc<Self>, ractor::SpawnErr> {
+        let (writer, _) = WriterActor::start(store.clone(), config.writer.clone()).await?;
         let tenants: TenantMap = Arc::new(DashMap::new());
+        let deps = TenantDeps {
+            writer: writer.clone(),
+            store: store.clone(),
+            deliverer,
+            delivery: config.delivery.clone(),
+        };
         let (supervisor, _) = Actor::spawn(
             None,
             SupervisorActor,
             SupervisorArgs {
                 tenants: tenants.clone(),
-                writer: writer.clone(),
+                deps,
                 config: config.tenants.clone(),
             },
         )
         .await?;
-        Ok(Self {
+        let engine = Arc::new(Self {
             config,
             writer,
             supervisor,
             tenants,
-        })
+        });
+        tokio::spawn(resume_pending(Arc::downgrade(&engine), store));
+        Ok(engine)
     }
 
     /// Commits an accepted event through its tenant's actor and the writer;
@@ -168,6 +181,27 @@ impl Engine {
         }
     }
 
+    /// Tells the tenant's running actor (if any) about a changed registration;
+    /// an actor started later reads it from the store.
+    pub fn registration_changed(&self, registration: Arc<Registration>) {
+        if let Some(tenant) = self.tenants.get(&registration.tenant) {
+            let _ = tenant
+                .actor
+                .send_message(TenantMessage::RegistrationChanged(registration.clone()));
+        }
+    }
+
+    /// Hands a manually requeued event to its tenant's actor, starting it if needed
+    /// (a freshly started actor finds the event in the store by itself).
+    pub async fn requeue(&self, tenant: &TenantKey, event: PendingEvent) -> Result<(), IngestError> {
+        let actor = self.tenant(tenant).await?.actor;
+        if actor.send_message(TenantMessage::Requeued(Box::new(event))).is_err() {
+            // Stopped meanwhile: its successor reads the event from the store.
+            self.start_tenant(tenant).await?;
+        }
+        Ok(())
+    }
+
     /// Asks a running tenant actor about itself; `None` when it is not running.
     pub async fn tenant_health(&self, key: &TenantKey) -> Option<TenantHealth> {
         let actor = self.tenants.get(key)?.actor.clone();
@@ -211,5 +245,32 @@ impl Engine {
         self.tenants
             .get(key)
             .is_some_and(|tenant| tenant.actor.send_message(message).is_ok())
+    }
+}
+
+/// Starts an actor for every tenant with undelivered events, retrying while
+/// the store is unavailable. Ends early if the engine is dropped.
+async fn resume_pending(engine: std::sync::Weak<Engine>, store: Arc<dyn Store>) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match store.tenants_with_pending().await {
+            Ok(tenants) => {
+                for tenant in tenants {
+                    let Some(engine) = engine.upgrade() else { return };
+                    if let Err(err) = engine.tenant(&tenant).await {
+                        tracing::warn!(tenant = %tenant, error = %err, "cannot resume tenant");
+                    }
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list tenants to resume; retrying");
+                if engine.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
     }
 }

@@ -13,10 +13,20 @@
 //! - [`store`]: the storage port the edges implement.
 //! - [`engine`]: the facade the HTTP edge calls.
 //! - [`writer`], [`tenant`], [`supervisor`]: the actors; [`restart`]: restart backoff.
+//! - [`delivery`]: the port the HTTP delivery client implements; [`queue`]: a
+//!   tenant's delivery order and window; [`retry`]: the retry policy.
+//!
+//! After the commit, the tenant actor delivers the event: the head of its
+//! queue goes out through the [`delivery::Deliverer`], one attempt at a time,
+//! retried on a timer per the [`retry::RetryPolicy`] until delivered or dead,
+//! each attempt recorded through the writer.
 
+pub mod delivery;
 pub mod domain;
 pub mod engine;
+pub mod queue;
 pub mod restart;
+pub mod retry;
 pub mod store;
 pub mod supervisor;
 pub mod tenant;

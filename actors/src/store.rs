@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    AppendedEvent, EventId, NewEvent, Registration, RegistrationUpsert, StoredEvent, TenantKey,
-    Upserted,
+    AppendedEvent, AttemptRecord, EventId, NewEvent, PendingEvent, Registration,
+    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -52,6 +52,28 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The tenant's events waiting for delivery (`pending` or `retrying`) with
+    /// `seq > after_seq`, in sequence order.
+    async fn pending_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingEvent>, StoreError>;
+
+    /// Every tenant with events waiting for delivery, to resume them at start-up.
+    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError>;
+
+    /// Stores delivery attempts and moves their events to each attempt's
+    /// outcome, in one transaction. Recording an attempt twice is harmless.
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError>;
+
+    /// Every attempt at delivering the event, oldest first.
+    async fn event_attempts(&self, id: EventId) -> Result<Vec<StoredAttempt>, StoreError>;
+
+    /// Puts a `failed` event back to `pending` for a new round of attempts.
+    async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -17,8 +17,10 @@ use ractor::{
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::TenantKey;
 use crate::restart::RestartHistory;
+use crate::store::Store;
 use crate::tenant::{TenantActor, TenantArgs, TenantMessage};
 use crate::writer::WriterHandle;
 
@@ -57,15 +59,24 @@ pub enum SupervisorMessage {
     Restart(TenantKey),
 }
 
+/// What every tenant actor is started with.
+#[derive(Clone)]
+pub struct TenantDeps {
+    pub writer: WriterHandle,
+    pub store: Arc<dyn Store>,
+    pub deliverer: Arc<dyn Deliverer>,
+    pub delivery: DeliveryConfig,
+}
+
 pub struct SupervisorArgs {
     pub tenants: TenantMap,
-    pub writer: WriterHandle,
+    pub deps: TenantDeps,
     pub config: TenantsConfig,
 }
 
 pub struct SupervisorState {
     tenants: TenantMap,
-    writer: WriterHandle,
+    deps: TenantDeps,
     config: TenantsConfig,
     /// Which tenant each child actor serves, to read supervision events.
     children: HashMap<ActorId, TenantKey>,
@@ -90,7 +101,7 @@ impl Actor for SupervisorActor {
     ) -> Result<SupervisorState, ActorProcessingErr> {
         Ok(SupervisorState {
             tenants: args.tenants,
-            writer: args.writer,
+            deps: args.deps,
             config: args.config,
             children: HashMap::new(),
             history: HashMap::new(),
@@ -194,7 +205,10 @@ async fn spawn_tenant(
     let restarts = state.history.get(&key).map_or(0, |h| h.total());
     let args = TenantArgs {
         key: key.clone(),
-        writer: state.writer.clone(),
+        writer: state.deps.writer.clone(),
+        store: state.deps.store.clone(),
+        deliverer: state.deps.deliverer.clone(),
+        delivery: state.deps.delivery.clone(),
         idle_timeout: state.config.idle_timeout,
         restarts,
     };

@@ -1,8 +1,15 @@
 //! TenantActor: one per (clientId, provider). It owns the tenant's mutable
-//! state, so nothing on the hot path is shared between tenants. For ingest it
-//! passes each accepted event to the writer and hears back about each commit;
-//! delivery, rate limiting and duplicate suppression hang off the same actor.
+//! state, so nothing on the hot path is shared between tenants.
+//!
+//! Ingest: it passes each accepted event to the writer. Delivery: it hears
+//! about each committed event, keeps the tenant's undelivered events in
+//! sequence order (a bounded window, the rest paged from the store), and
+//! delivers the head one attempt at a time. The HTTP call runs in a task of
+//! its own and reports back; a failed head waits on a single timer and blocks
+//! later events until it is delivered or dead. Attempts are recorded through
+//! the writer's batches.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -10,9 +17,17 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::domain::{AppendedEvent, NewEvent, TenantKey};
-use crate::store::StoreError;
+use crate::delivery::{Deliverer, DeliveryConfig, DeliveryOutcome, DeliveryRequest};
+use crate::domain::{
+    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
+    TenantKey,
+};
+use crate::queue::DeliveryQueue;
+use crate::store::{Store, StoreError};
 use crate::writer::{Admission, Append, WriterHandle};
+
+/// Most of a client's answer kept with an attempt.
+const RESPONSE_EXCERPT_BYTES: usize = 1024;
 
 /// An accepted event on its way to the writer, with the request waiting for it.
 pub struct Ingest {
@@ -21,13 +36,32 @@ pub struct Ingest {
     pub admission: Admission,
 }
 
+/// From the writer: one of this tenant's events is committed.
+#[derive(Debug)]
+pub struct Committed {
+    pub appended: AppendedEvent,
+    /// Set when the event is to be delivered (status `pending`).
+    pub deliverable: Option<PendingEvent>,
+}
+
 pub enum TenantMessage {
     Ingest(Box<Ingest>),
-    /// From the writer: this tenant's event is committed.
-    Committed(AppendedEvent),
+    Committed(Box<Committed>),
+    /// The delivery task's report on one attempt.
+    AttemptFinished {
+        event_id: EventId,
+        attempt: i32,
+        outcome: DeliveryOutcome,
+    },
+    /// The head event's retry time has come.
+    RetryDue,
+    /// Periodic: reread the store, and stop if idle.
+    Tick,
+    /// The tenant was registered again (new url, events or secret).
+    RegistrationChanged(Arc<Registration>),
+    /// A failed event was put back by hand.
+    Requeued(Box<PendingEvent>),
     Health(RpcReplyPort<TenantHealth>),
-    /// Periodic: stop when nothing has happened for the idle timeout.
-    IdleCheck,
     /// Makes the actor panic, so tests can prove the supervisor restarts it.
     #[cfg(feature = "fault-injection")]
     Panic,
@@ -39,11 +73,18 @@ pub enum TenantMessage {
 pub struct TenantHealth {
     pub client_id: String,
     pub provider: String,
+    /// `healthy`, or `failing` once deliveries keep failing.
+    pub state: &'static str,
     /// Events committed since this actor started.
     pub committed: u64,
     pub last_seq: Option<i64>,
+    /// Undelivered events held in memory (more may wait in the store).
+    pub queued: usize,
+    pub in_flight: Option<EventId>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub last_committed_at: Option<OffsetDateTime>,
+    pub last_delivered_at: Option<OffsetDateTime>,
     /// How many times the supervisor has restarted this tenant's actor.
     pub restarts: u32,
 }
@@ -51,6 +92,9 @@ pub struct TenantHealth {
 pub struct TenantArgs {
     pub key: TenantKey,
     pub writer: WriterHandle,
+    pub store: Arc<dyn Store>,
+    pub deliverer: Arc<dyn Deliverer>,
+    pub delivery: DeliveryConfig,
     pub idle_timeout: Duration,
     pub restarts: u32,
 }
@@ -58,15 +102,30 @@ pub struct TenantArgs {
 pub struct TenantState {
     key: TenantKey,
     writer: WriterHandle,
+    store: Arc<dyn Store>,
+    deliverer: Arc<dyn Deliverer>,
+    config: DeliveryConfig,
     idle_timeout: Duration,
     restarts: u32,
+    /// Where and how to deliver; `None` until it could be read from the store.
+    registration: Option<Arc<Registration>>,
+    queue: DeliveryQueue,
+    /// The event whose attempt is out, with its attempt number.
+    in_flight: Option<(EventId, i32)>,
+    /// The one retry timer and when it fires; replaced (the old one aborted)
+    /// only when the head's due time changes.
+    retry_timer: Option<(OffsetDateTime, RetryTimer)>,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+    last_delivered_at: Option<OffsetDateTime>,
     committed: u64,
     last_seq: Option<i64>,
-    last_committed_at: Option<OffsetDateTime>,
     last_activity: Instant,
-    /// The idle check's timer, aborted when the actor stops.
-    idle_timer: Option<JoinHandle<()>>,
+    /// The periodic tick, aborted when the actor stops.
+    ticker: Option<JoinHandle<()>>,
 }
+
+type RetryTimer = JoinHandle<Result<(), ractor::MessagingErr<TenantMessage>>>;
 
 pub struct TenantActor;
 
@@ -80,21 +139,41 @@ impl Actor for TenantActor {
         myself: ActorRef<Self::Msg>,
         args: TenantArgs,
     ) -> Result<TenantState, ActorProcessingErr> {
-        // Half the timeout between checks bounds how long an idle actor lingers
-        // to 1.5x the timeout, with one timer per actor rather than one per message.
-        let idle_timer = (!args.idle_timeout.is_zero())
-            .then(|| myself.send_interval(args.idle_timeout / 2, || TenantMessage::IdleCheck));
-        Ok(TenantState {
+        // One timer per actor, not one per message: reconciling and idle checks share it.
+        let period = tick_period(&args.delivery, args.idle_timeout);
+        let ticker = myself.send_interval(period, || TenantMessage::Tick);
+        let mut state = TenantState {
             key: args.key,
             writer: args.writer,
+            store: args.store,
+            deliverer: args.deliverer,
+            queue: DeliveryQueue::new(args.delivery.window),
+            config: args.delivery,
             idle_timeout: args.idle_timeout,
             restarts: args.restarts,
+            registration: None,
+            in_flight: None,
+            retry_timer: None,
+            consecutive_failures: 0,
+            last_error: None,
+            last_delivered_at: None,
             committed: 0,
             last_seq: None,
-            last_committed_at: None,
             last_activity: Instant::now(),
-            idle_timer,
-        })
+            ticker: Some(ticker),
+        };
+        // A store that is down now only delays delivery: the tick tries again.
+        load_registration(&mut state).await;
+        Ok(state)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut TenantState,
+    ) -> Result<(), ActorProcessingErr> {
+        pump(&myself, state).await;
+        Ok(())
     }
 
     async fn handle(
@@ -111,40 +190,63 @@ impl Actor for TenantActor {
                     reply,
                     admission,
                 } = *ingest;
-                let append = Append {
+                state.writer.append(Append {
                     event,
                     reply: Some(reply),
                     notify: Some(myself.clone()),
                     admission,
-                };
-                state.writer.append(append);
+                });
             }
             TenantMessage::Committed(committed) => {
                 state.last_activity = Instant::now();
                 state.committed += 1;
-                if committed.seq.is_some() {
-                    state.last_seq = state.last_seq.max(committed.seq);
+                state.last_seq = state.last_seq.max(committed.appended.seq);
+                if let Some(event) = committed.deliverable {
+                    state.queue.offer_committed(event);
+                    pump(&myself, state).await;
                 }
-                state.last_committed_at = Some(OffsetDateTime::now_utc());
             }
-            TenantMessage::Health(reply) => {
-                let _ = reply.send(TenantHealth {
-                    client_id: state.key.client_id.to_string(),
-                    provider: state.key.provider.to_string(),
-                    committed: state.committed,
-                    last_seq: state.last_seq,
-                    last_committed_at: state.last_committed_at,
-                    restarts: state.restarts,
-                });
+            TenantMessage::AttemptFinished {
+                event_id,
+                attempt,
+                outcome,
+            } => {
+                state.last_activity = Instant::now();
+                if state.in_flight == Some((event_id, attempt)) {
+                    state.in_flight = None;
+                    settle_attempt(state, event_id, attempt, outcome);
+                }
+                pump(&myself, state).await;
             }
-            TenantMessage::IdleCheck => {
-                if state.last_activity.elapsed() >= state.idle_timeout {
+            TenantMessage::RetryDue => {
+                state.retry_timer = None;
+                pump(&myself, state).await;
+            }
+            TenantMessage::Tick => {
+                if state.registration.is_none() {
+                    load_registration(state).await;
+                }
+                state.queue.mark_stale();
+                pump(&myself, state).await;
+                if is_idle(state) {
                     tracing::debug!(tenant = %state.key, "stopping idle tenant actor");
                     // Drain rather than stop: an event that reached the mailbox
                     // just now is still handled; later senders are refused and
                     // ask the supervisor for a fresh actor.
                     myself.drain()?;
                 }
+            }
+            TenantMessage::RegistrationChanged(registration) => {
+                state.registration = Some(registration);
+                pump(&myself, state).await;
+            }
+            TenantMessage::Requeued(event) => {
+                state.last_activity = Instant::now();
+                state.queue.requeue(*event);
+                pump(&myself, state).await;
+            }
+            TenantMessage::Health(reply) => {
+                let _ = reply.send(health(state));
             }
             #[cfg(feature = "fault-injection")]
             TenantMessage::Panic => panic!("fault injected into tenant {}", state.key),
@@ -157,9 +259,175 @@ impl Actor for TenantActor {
         _myself: ActorRef<Self::Msg>,
         state: &mut TenantState,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(timer) = state.idle_timer.take() {
+        if let Some(ticker) = state.ticker.take() {
+            ticker.abort();
+        }
+        if let Some((_, timer)) = state.retry_timer.take() {
             timer.abort();
         }
         Ok(())
+    }
+}
+
+fn tick_period(config: &DeliveryConfig, idle_timeout: Duration) -> Duration {
+    let mut period = config.reconcile_interval;
+    if !idle_timeout.is_zero() {
+        // Half the idle timeout bounds how long an idle actor lingers to 1.5x it.
+        period = period.min(idle_timeout / 2);
+    }
+    period.max(Duration::from_millis(10))
+}
+
+fn is_idle(state: &TenantState) -> bool {
+    !state.idle_timeout.is_zero()
+        && state.last_activity.elapsed() >= state.idle_timeout
+        && state.in_flight.is_none()
+        && state.queue.is_empty()
+        && state.queue.is_caught_up()
+}
+
+async fn load_registration(state: &mut TenantState) {
+    match state.store.find_registration(&state.key).await {
+        Ok(registration) => state.registration = registration.map(Arc::new),
+        Err(err) => tracing::warn!(tenant = %state.key, error = %err, "cannot read registration"),
+    }
+}
+
+/// Moves delivery forward as far as it can go now: pages events in from the
+/// store when the window runs low, and starts an attempt for the head event
+/// when it is due, or sets the timer for when it will be.
+async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
+    if state.in_flight.is_some() {
+        return;
+    }
+    if state.queue.wants_page() {
+        let (after_seq, limit) = state.queue.next_page();
+        match state.store.pending_events(&state.key, after_seq, limit as u32).await {
+            Ok(page) => state.queue.add_page(page, limit),
+            Err(err) => {
+                tracing::warn!(tenant = %state.key, error = %err, "cannot read pending events");
+            }
+        }
+    }
+    let (Some(head), Some(registration)) = (state.queue.head(), &state.registration) else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    if let Some(due) = head.next_retry_at.filter(|due| *due > now) {
+        let already_set = state
+            .retry_timer
+            .as_ref()
+            .is_some_and(|(at, timer)| *at == due && !timer.is_finished());
+        if !already_set {
+            if let Some((_, old)) = state.retry_timer.take() {
+                old.abort();
+            }
+            let wait = Duration::try_from(due - now).unwrap_or_default();
+            state.retry_timer = Some((due, myself.send_after(wait, || TenantMessage::RetryDue)));
+        }
+        return;
+    }
+    let attempt = head.attempts + 1;
+    let request = DeliveryRequest {
+        tenant: state.key.clone(),
+        url: registration.url.clone(),
+        secret: registration.secret.clone(),
+        event: head.clone(),
+        attempt,
+    };
+    state.in_flight = Some((head.id, attempt));
+    let deliverer = state.deliverer.clone();
+    let reply_to = myself.clone();
+    // The HTTP call runs outside the actor, which stays free for its mailbox.
+    tokio::spawn(async move {
+        let event_id = request.event.id;
+        let outcome = deliverer.deliver(request).await;
+        let _ = reply_to.send_message(TenantMessage::AttemptFinished {
+            event_id,
+            attempt,
+            outcome,
+        });
+    });
+}
+
+/// Applies one attempt's outcome to the queue and records it.
+fn settle_attempt(state: &mut TenantState, event_id: EventId, attempt: i32, outcome: DeliveryOutcome) {
+    let now = OffsetDateTime::now_utc();
+    let failing_before = state.consecutive_failures >= state.config.failing_after;
+    let Some(event) = state.queue.get_mut(event_id) else {
+        return;
+    };
+    event.attempts = attempt;
+    event.round_attempts += 1;
+    let round_attempts = event.round_attempts;
+    let (status, next_retry_at) = if outcome.is_success() {
+        state.consecutive_failures = 0;
+        state.last_delivered_at = Some(now);
+        if failing_before {
+            tracing::info!(tenant = %state.key, "deliveries succeed again");
+        }
+        (EventStatus::Delivered, None)
+    } else {
+        state.consecutive_failures += 1;
+        state.last_error = Some(outcome.failure());
+        if state.config.retry.has_retry_left(round_attempts as u32) {
+            let mut wait = state.config.retry.delay(round_attempts as u32, rand::random());
+            if state.consecutive_failures >= state.config.failing_after {
+                if !failing_before {
+                    tracing::warn!(tenant = %state.key, failures = state.consecutive_failures,
+                        "deliveries keep failing; probing at a slow interval");
+                }
+                wait = wait.max(state.config.probe_interval);
+            }
+            let due = now + wait;
+            event.next_retry_at = Some(due);
+            (EventStatus::Retrying, Some(due))
+        } else {
+            tracing::warn!(tenant = %state.key, event = %event_id, attempts = attempt, "event is dead");
+            (EventStatus::Failed, None)
+        }
+    };
+    if status != EventStatus::Retrying {
+        state.queue.remove(event_id);
+    }
+    state.writer.record(AttemptRecord {
+        event_id,
+        attempt,
+        round_attempts,
+        status_code: outcome.status_code.map(i32::from),
+        response_time_ms: outcome.response_time.as_millis().min(i32::MAX as u128) as i32,
+        response_body: outcome.response_body.map(|body| excerpt(body, RESPONSE_EXCERPT_BYTES)),
+        error: outcome.error,
+        attempted_at: now,
+        outcome: status,
+        next_retry_at,
+    });
+}
+
+fn excerpt(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+fn health(state: &TenantState) -> TenantHealth {
+    let failing = state.consecutive_failures >= state.config.failing_after;
+    TenantHealth {
+        client_id: state.key.client_id.to_string(),
+        provider: state.key.provider.to_string(),
+        state: if failing { "failing" } else { "healthy" },
+        committed: state.committed,
+        last_seq: state.last_seq,
+        queued: state.queue.len(),
+        in_flight: state.in_flight.map(|(id, _)| id),
+        consecutive_failures: state.consecutive_failures,
+        last_error: state.last_error.clone(),
+        last_delivered_at: state.last_delivered_at,
+        restarts: state.restarts,
     }
 }

@@ -14,9 +14,13 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::domain::{AppendedEvent, NewEvent};
+use crate::domain::{AppendedEvent, AttemptRecord, EventStatus, NewEvent, PendingEvent};
 use crate::store::{Store, StoreError};
-use crate::tenant::TenantMessage;
+use crate::tenant::{Committed, TenantMessage};
+
+/// Attempt records held for a store that is down, at most; beyond it the
+/// oldest are dropped (their events are then delivered again after a restart).
+const MAX_HELD_RECORDS: usize = 100_000;
 
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
@@ -59,6 +63,8 @@ pub struct Append {
 
 pub enum WriterMessage {
     Append(Box<Append>),
+    /// A delivery attempt to record; batched like events, answered to no one.
+    Record(Box<AttemptRecord>),
     Flush,
 }
 
@@ -87,6 +93,19 @@ impl WriterHandle {
         self.queue_capacity - self.capacity.available_permits()
     }
 
+    /// Records a delivery attempt in a coming batch. Best effort by design: a
+    /// lost record means the event is delivered again after a restart, which
+    /// the at-least-once promise allows.
+    pub fn record(&self, attempt: AttemptRecord) {
+        if self
+            .actor
+            .send_message(WriterMessage::Record(Box::new(attempt)))
+            .is_err()
+        {
+            tracing::warn!("writer stopped; delivery attempt not recorded");
+        }
+    }
+
     /// Sends a row to the writer. When the writer has stopped, the row is
     /// refused at once (its requester gets the store-unavailable answer).
     pub fn append(&self, append: Append) {
@@ -111,6 +130,8 @@ pub struct WriterState {
     config: WriterConfig,
     /// Rows received and not yet handed to the store.
     buffer: Vec<Append>,
+    /// Attempt records received and not yet stored.
+    records: Vec<AttemptRecord>,
     /// A Flush is already on its way; avoids one Flush message per row.
     flush_scheduled: bool,
 }
@@ -144,6 +165,7 @@ impl Actor for WriterActor {
         Ok(WriterState {
             store: args.store,
             buffer: Vec::with_capacity(args.config.max_rows),
+            records: Vec::new(),
             config: args.config,
             flush_scheduled: false,
         })
@@ -160,16 +182,13 @@ impl Actor for WriterActor {
                 state.buffer.push(*append);
                 if state.buffer.len() >= state.config.max_rows {
                     flush(state).await;
-                } else if !state.flush_scheduled {
-                    state.flush_scheduled = true;
-                    // A Flush sent now lands behind every row already queued, so
-                    // it commits all of them at once: that is the drain.
-                    if state.config.max_delay.is_zero() {
-                        myself.send_message(WriterMessage::Flush)?;
-                    } else {
-                        myself.send_after(state.config.max_delay, || WriterMessage::Flush);
-                    }
+                } else {
+                    schedule_flush(&myself, state)?;
                 }
+            }
+            WriterMessage::Record(record) => {
+                state.records.push(*record);
+                schedule_flush(&myself, state)?;
             }
             WriterMessage::Flush => flush(state).await,
         }
@@ -187,12 +206,55 @@ impl Actor for WriterActor {
     }
 }
 
+fn schedule_flush(
+    myself: &ActorRef<WriterMessage>,
+    state: &mut WriterState,
+) -> Result<(), ActorProcessingErr> {
+    if !state.flush_scheduled {
+        state.flush_scheduled = true;
+        // A Flush sent now lands behind every message already queued, so it
+        // commits all of them at once: that is the drain.
+        if state.config.max_delay.is_zero() {
+            myself.send_message(WriterMessage::Flush)?;
+        } else {
+            myself.send_after(state.config.max_delay, || WriterMessage::Flush);
+        }
+    }
+    Ok(())
+}
+
 async fn flush(state: &mut WriterState) {
     state.flush_scheduled = false;
     while !state.buffer.is_empty() {
         let take = state.buffer.len().min(state.config.max_rows);
         let batch: Vec<Append> = state.buffer.drain(..take).collect();
         commit_batch(state.store.as_ref(), state.config.commit_timeout, batch).await;
+    }
+    if !state.records.is_empty() {
+        store_records(state).await;
+    }
+}
+
+/// Stores attempt records; on failure keeps them for the next flush, so a
+/// short outage loses none.
+async fn store_records(state: &mut WriterState) {
+    let take = state.records.len().min(state.config.max_rows);
+    let result = tokio::time::timeout(
+        state.config.commit_timeout,
+        state.store.record_attempts(&state.records[..take]),
+    )
+    .await;
+    match result {
+        Ok(Ok(())) => {
+            state.records.drain(..take);
+        }
+        Ok(Err(err)) => tracing::error!(records = take, error = %err, "recording attempts failed"),
+        Err(_) => tracing::error!(records = take, "recording attempts timed out"),
+    }
+    if state.records.len() > MAX_HELD_RECORDS {
+        let excess = state.records.len() - MAX_HELD_RECORDS;
+        tracing::error!(dropped = excess, "dropping attempt records the store could not take");
+        state.records.drain(..excess);
     }
 }
 
@@ -210,29 +272,29 @@ async fn commit_batch(store: &dyn Store, timeout: Duration, batch: Vec<Append>) 
         .unzip();
     match append_with_timeout(store, timeout, &events).await {
         Ok(outcomes) => {
-            for (waiting, outcome) in waiting.into_iter().zip(outcomes) {
-                waiting.settle(Ok(outcome));
+            for ((waiting, event), outcome) in waiting.into_iter().zip(events).zip(outcomes) {
+                waiting.settle(Ok(outcome), event);
             }
         }
         // One bad row must not fail the requests it happened to share a batch
         // with: commit them one by one so only the culprit is refused.
         Err(err) if err.may_be_row_specific() && events.len() > 1 => {
             tracing::warn!(rows = events.len(), error = %err, "batch refused; committing its rows one by one");
-            for (waiting, event) in waiting.into_iter().zip(&events) {
-                let result = append_with_timeout(store, timeout, std::slice::from_ref(event))
+            for (waiting, event) in waiting.into_iter().zip(events) {
+                let result = append_with_timeout(store, timeout, std::slice::from_ref(&event))
                     .await
                     .and_then(|mut outcomes| {
                         outcomes
                             .pop()
                             .ok_or_else(|| StoreError::Internal("store returned no row".into()))
                     });
-                waiting.settle(result);
+                waiting.settle(result, event);
             }
         }
         Err(err) => {
             tracing::error!(rows = events.len(), error = %err, "batch commit failed");
-            for waiting in waiting {
-                waiting.settle(Err(err.clone()));
+            for (waiting, event) in waiting.into_iter().zip(events) {
+                waiting.settle(Err(err.clone()), event);
             }
         }
     }
@@ -259,7 +321,7 @@ impl Append {
             notify: self.notify,
             _admission: self.admission,
         }
-        .settle(result);
+        .settle(result, self.event);
     }
 }
 
@@ -272,15 +334,34 @@ struct Waiting {
 }
 
 impl Waiting {
-    fn settle(self, result: Result<AppendedEvent, StoreError>) {
-        if let (Ok(committed), Some(tenant)) = (&result, &self.notify) {
-            // A stopped tenant actor reloads its pending events from the store
+    fn settle(self, result: Result<AppendedEvent, StoreError>, event: NewEvent) {
+        if let (Ok(appended), Some(tenant)) = (&result, &self.notify) {
+            let deliverable = (event.status == EventStatus::Pending)
+                .then(|| appended.seq.map(|seq| deliverable(event, seq)))
+                .flatten();
+            // A stopped tenant actor rereads its pending events from the store
             // when it starts again, so a failed notification loses nothing.
-            let _ = tenant.send_message(TenantMessage::Committed(*committed));
+            let _ = tenant.send_message(TenantMessage::Committed(Box::new(Committed {
+                appended: *appended,
+                deliverable,
+            })));
         }
         if let Some(reply) = self.reply {
             // The requester may have hung up; the row is committed either way.
             let _ = reply.send(result);
         }
+    }
+}
+
+fn deliverable(event: NewEvent, seq: i64) -> PendingEvent {
+    PendingEvent {
+        id: event.id,
+        seq,
+        event_type: event.event_type,
+        payload: event.payload.unwrap_or_default(),
+        received_at: event.received_at,
+        attempts: 0,
+        round_attempts: 0,
+        next_retry_at: None,
     }
 }

@@ -5,6 +5,7 @@ mod health;
 mod ingest;
 mod operator;
 mod register;
+mod retry;
 
 use std::time::Duration;
 
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             post(ingest::receive_webhook),
         )
         .route("/api/webhooks/register", post(register::register_webhook))
+        .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .fallback(not_found)

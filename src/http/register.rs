@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiJson};
 use super::operator::Operator;
 use crate::app::AppState;
+use crate::delivery::destination;
 use crate::{client_id, providers, secrets};
 
 const MIN_SECRET_LEN: usize = 16;
@@ -54,7 +55,7 @@ pub async fn register_webhook(
             )
         })?;
     validate_client_id(&request.client_id)?;
-    validate_url(&request.url)?;
+    validate_url(&app, &request.url).await?;
     let events = validate_events(&app, provider.name(), request.events)?;
     let secret = request.secret_key.map(validate_secret).transpose()?;
 
@@ -73,6 +74,7 @@ pub async fn register_webhook(
         .await?;
     let registration = Arc::new(upserted.registration);
     app.registrations.put(registration.clone());
+    app.engine.registration_changed(registration.clone());
     tracing::info!(tenant = %tenant, created = upserted.created, "registered webhook");
 
     let status = if upserted.created {
@@ -105,16 +107,17 @@ fn validate_client_id(client_id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn validate_url(url: &str) -> Result<(), ApiError> {
+/// The destination must be http(s) and, unless private destinations are
+/// allowed, resolve only to public addresses (no SSRF into our own network).
+async fn validate_url(app: &AppState, url: &str) -> Result<(), ApiError> {
     let parsed = url::Url::parse(url)
         .map_err(|err| ApiError::invalid_field("url", format!("not a valid URL: {err}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ApiError::invalid_field(
-            "url",
-            "must be an http or https URL with a host",
-        ));
+    if parsed.host().is_none() {
+        return Err(ApiError::invalid_field("url", "must have a host"));
     }
-    Ok(())
+    destination::check(url, app.settings.delivery.allow_private_destinations)
+        .await
+        .map_err(|err| ApiError::invalid_field("url", format!("destination refused: {err}")))
 }
 
 fn validate_events(

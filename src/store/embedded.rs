@@ -10,8 +10,8 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use orderhook_actors::domain::{
-    AppendedEvent, EventId, EventStatus, NewEvent, Registration, RegistrationUpsert, StoredEvent,
-    TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
+    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -261,7 +261,11 @@ fn upsert(conn: &mut Connection, upsert: RegistrationUpsert) -> rusqlite::Result
     })
 }
 
-const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload, error_message, created_at";
+const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload,
+     error_message, created_at, attempts, next_retry_at, delivered_at";
+
+const PENDING_COLUMNS: &str =
+    "id, seq, event_type, payload, created_at, attempts, round_attempts, next_retry_at";
 
 fn event_from(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let status: String = row.get("status")?;
@@ -282,7 +286,104 @@ fn event_from(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
         payload: row.get("payload")?,
         error_message: row.get("error_message")?,
         created_at: from_micros(row.get("created_at")?)?,
+        attempts: row.get("attempts")?,
+        next_retry_at: optional_micros(row.get("next_retry_at")?)?,
+        delivered_at: optional_micros(row.get("delivered_at")?)?,
     })
+}
+
+fn optional_micros(micros: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
+    micros.map(from_micros).transpose()
+}
+
+fn pending_from(row: &Row<'_>) -> rusqlite::Result<PendingEvent> {
+    Ok(PendingEvent {
+        id: EventId(uuid_of(&row.get::<_, String>("id")?)?),
+        seq: row.get("seq")?,
+        event_type: row.get("event_type")?,
+        payload: row.get::<_, Option<String>>("payload")?.unwrap_or_default(),
+        received_at: from_micros(row.get("created_at")?)?,
+        attempts: row.get("attempts")?,
+        round_attempts: row.get("round_attempts")?,
+        next_retry_at: optional_micros(row.get("next_retry_at")?)?,
+    })
+}
+
+fn record_attempts(conn: &mut Connection, attempts: &[AttemptRecord]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO webhook_attempts (id, webhook_log_id, attempt, status_code, response_time,
+                                           response_body, error_message, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (webhook_log_id, attempt) DO NOTHING",
+        )?;
+        // Applied in order, so the latest attempt of an event decides its state.
+        let mut update = tx.prepare_cached(
+            "UPDATE webhook_logs SET status = ?2, attempts = max(attempts, ?3), round_attempts = ?4,
+                    next_retry_at = ?5, response_time = ?6, error_message = ?7,
+                    delivered_at = CASE WHEN ?2 = 'delivered' THEN ?8 ELSE delivered_at END
+             WHERE id = ?1 AND attempts <= ?3",
+        )?;
+        let mut ordered: Vec<&AttemptRecord> = attempts.iter().collect();
+        ordered.sort_by_key(|a| a.attempt);
+        for a in ordered {
+            let event_id = a.event_id.0.to_string();
+            insert.execute(params![
+                Uuid::now_v7().to_string(),
+                event_id,
+                a.attempt,
+                a.status_code,
+                a.response_time_ms,
+                a.response_body,
+                a.error,
+                micros(a.attempted_at),
+            ])?;
+            update.execute(params![
+                event_id,
+                a.outcome.as_str(),
+                a.attempt,
+                a.round_attempts,
+                a.next_retry_at.map(micros),
+                a.response_time_ms,
+                a.error,
+                micros(a.attempted_at),
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+fn requeue_failed(conn: &mut Connection, id: EventId) -> rusqlite::Result<Requeue> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let id_text = id.0.to_string();
+    let found: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT status, client_id, provider FROM webhook_logs WHERE id = ?1",
+            params![id_text],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((status, client_id, provider)) = found else {
+        return Ok(Requeue::NotFound);
+    };
+    let status = EventStatus::parse(&status)
+        .ok_or_else(|| conversion(format!("unknown status {status:?}")))?;
+    if status != EventStatus::Failed {
+        return Ok(Requeue::NotFailed(status));
+    }
+    tx.execute(
+        "UPDATE webhook_logs SET status = 'pending', round_attempts = 0, next_retry_at = NULL
+         WHERE id = ?1",
+        params![id_text],
+    )?;
+    let event = tx.query_row(
+        &format!("SELECT {PENDING_COLUMNS} FROM webhook_logs WHERE id = ?1"),
+        params![id_text],
+        pending_from,
+    )?;
+    tx.commit()?;
+    Ok(Requeue::Requeued(TenantKey::new(client_id, provider), event))
 }
 
 #[async_trait]
@@ -337,6 +438,73 @@ impl Store for EmbeddedStore {
             .collect()
         })
         .await
+    }
+
+    async fn pending_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {PENDING_COLUMNS} FROM webhook_logs
+                 WHERE client_id = ?1 AND provider = ?2 AND seq > ?3
+                   AND status IN ('pending', 'retrying')
+                 ORDER BY seq LIMIT ?4"
+            ))?
+            .query_map(
+                params![&*tenant.client_id, &*tenant.provider, after_seq, limit],
+                pending_from,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {
+        self.run(|conn| {
+            conn.prepare_cached(
+                "SELECT DISTINCT client_id, provider FROM webhook_logs
+                 WHERE status IN ('pending', 'retrying')",
+            )?
+            .query_map([], |row| {
+                Ok(TenantKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
+        let attempts = attempts.to_vec();
+        self.run(move |conn| record_attempts(conn, &attempts)).await
+    }
+
+    async fn event_attempts(&self, id: EventId) -> Result<Vec<StoredAttempt>, StoreError> {
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "SELECT attempt, status_code, response_time, response_body, error_message, created_at
+                 FROM webhook_attempts WHERE webhook_log_id = ?1 ORDER BY attempt",
+            )?
+            .query_map(params![id.0.to_string()], |row| {
+                Ok(StoredAttempt {
+                    attempt: row.get(0)?,
+                    status_code: row.get(1)?,
+                    response_time_ms: row.get::<_, Option<i32>>(2)?.unwrap_or_default(),
+                    response_body: row.get(3)?,
+                    error: row.get(4)?,
+                    created_at: from_micros(row.get(5)?)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError> {
+        self.run(move |conn| requeue_failed(conn, id)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

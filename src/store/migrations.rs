@@ -12,17 +12,31 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "delivery",
+        sql: include_str!("../../migrations/postgres/0002_delivery.sql"),
+    },
+];
 
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "delivery",
+        sql: include_str!("../../migrations/sqlite/0002_delivery.sql"),
+    },
+];
 
 /// Any constant shared by every orderhook instance; "orderhook" in ASCII.
 const ADVISORY_LOCK_KEY: i64 = 0x6f72_6465_7268_6f6f;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use orderhook_actors::domain::{
-    AppendedEvent, EventId, EventStatus, NewEvent, Registration, RegistrationUpsert, StoredEvent,
-    TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
+    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -69,7 +69,39 @@ RETURNING id, client_id, provider, url, events, secret_key, is_active, created_a
 const REGISTRATION_COLUMNS: &str =
     "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
 
-const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload, error_message, created_at";
+const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload,
+     error_message, created_at, attempts, next_retry_at, delivered_at";
+
+const PENDING_COLUMNS: &str =
+    "id, seq, event_type, payload, created_at, attempts, round_attempts, next_retry_at";
+
+const RECORD_ATTEMPTS: &str = "
+WITH input AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[],
+                       $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+    AS t(id, event_id, attempt, round_attempts, status_code, response_time, response_body,
+         error, attempted_at, outcome, next_retry_at)
+),
+stored AS (
+  INSERT INTO webhook_attempts
+    (id, webhook_log_id, attempt, status_code, response_time, response_body, error_message, created_at)
+  SELECT id, event_id, attempt, status_code, response_time, response_body, error, attempted_at
+  FROM input
+  ON CONFLICT (webhook_log_id, attempt) DO NOTHING
+),
+latest AS (
+  SELECT DISTINCT ON (event_id) * FROM input ORDER BY event_id, attempt DESC
+)
+UPDATE webhook_logs l
+SET status = latest.outcome,
+    attempts = GREATEST(l.attempts, latest.attempt),
+    round_attempts = latest.round_attempts,
+    next_retry_at = latest.next_retry_at,
+    response_time = latest.response_time,
+    error_message = latest.error,
+    delivered_at = CASE WHEN latest.outcome = 'delivered' THEN latest.attempted_at ELSE l.delivered_at END
+FROM latest
+WHERE l.id = latest.event_id AND l.attempts <= latest.attempt";
 
 pub struct PostgresStore {
     pool: Pool,
@@ -170,7 +202,23 @@ fn event_from(row: &Row) -> Result<StoredEvent, StoreError> {
         payload: row.get("payload"),
         error_message: row.get("error_message"),
         created_at: row.get("created_at"),
+        attempts: row.get("attempts"),
+        next_retry_at: row.get("next_retry_at"),
+        delivered_at: row.get("delivered_at"),
     })
+}
+
+fn pending_from(row: &Row) -> PendingEvent {
+    PendingEvent {
+        id: EventId(row.get("id")),
+        seq: row.get("seq"),
+        event_type: row.get("event_type"),
+        payload: row.get::<_, Option<String>>("payload").unwrap_or_default(),
+        received_at: row.get("created_at"),
+        attempts: row.get("attempts"),
+        round_attempts: row.get("round_attempts"),
+        next_retry_at: row.get("next_retry_at"),
+    }
 }
 
 #[async_trait]
@@ -308,6 +356,128 @@ impl Store for PostgresStore {
             .await
             .map_err(classify)?;
         rows.iter().map(event_from).collect()
+    }
+
+    async fn pending_events(
+        &self,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {PENDING_COLUMNS} FROM webhook_logs
+             WHERE client_id = $1 AND provider = $2 AND seq > $3
+               AND status IN ('pending', 'retrying')
+             ORDER BY seq LIMIT $4"
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
+        let rows = client
+            .query(
+                &statement,
+                &[&&*tenant.client_id, &&*tenant.provider, &after_seq, &i64::from(limit)],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows.iter().map(pending_from).collect())
+    }
+
+    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT client_id, provider FROM webhook_logs
+                 WHERE status IN ('pending', 'retrying')",
+                &[],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|row| TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)))
+            .collect())
+    }
+
+    async fn record_attempts(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = attempts.iter().map(|_| Uuid::now_v7()).collect();
+        let events: Vec<Uuid> = attempts.iter().map(|a| a.event_id.0).collect();
+        let numbers: Vec<i32> = attempts.iter().map(|a| a.attempt).collect();
+        let rounds: Vec<i32> = attempts.iter().map(|a| a.round_attempts).collect();
+        let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.status_code).collect();
+        let times: Vec<i32> = attempts.iter().map(|a| a.response_time_ms).collect();
+        let bodies: Vec<Option<&str>> = attempts.iter().map(|a| a.response_body.as_deref()).collect();
+        let errors: Vec<Option<&str>> = attempts.iter().map(|a| a.error.as_deref()).collect();
+        let at: Vec<OffsetDateTime> = attempts.iter().map(|a| a.attempted_at).collect();
+        let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+        let next: Vec<Option<OffsetDateTime>> = attempts.iter().map(|a| a.next_retry_at).collect();
+        let client = self.client().await?;
+        let statement = client.prepare_cached(RECORD_ATTEMPTS).await.map_err(classify)?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &ids, &events, &numbers, &rounds, &codes, &times, &bodies, &errors, &at,
+                    &outcomes, &next,
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn event_attempts(&self, id: EventId) -> Result<Vec<StoredAttempt>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT attempt, status_code, response_time, response_body, error_message, created_at
+                 FROM webhook_attempts WHERE webhook_log_id = $1 ORDER BY attempt",
+                &[&id.0],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|row| StoredAttempt {
+                attempt: row.get(0),
+                status_code: row.get(1),
+                response_time_ms: row.get::<_, Option<i32>>(2).unwrap_or_default(),
+                response_body: row.get(3),
+                error: row.get(4),
+                created_at: row.get(5),
+            })
+            .collect())
+    }
+
+    async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError> {
+        let client = self.client().await?;
+        // One statement: the status check and the change cannot interleave with
+        // an attempt being recorded.
+        let sql = format!(
+            "WITH target AS (SELECT id, status FROM webhook_logs WHERE id = $1 FOR UPDATE),
+             requeued AS (
+               UPDATE webhook_logs l SET status = 'pending', round_attempts = 0, next_retry_at = NULL
+               FROM target WHERE l.id = target.id AND target.status = 'failed'
+               RETURNING l.client_id, l.provider, {}
+             )
+             SELECT target.status, requeued.* FROM target LEFT JOIN requeued ON true",
+            PENDING_COLUMNS
+                .split(", ")
+                .map(|c| format!("l.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let row = client.query_opt(&sql, &[&id.0]).await.map_err(classify)?;
+        let Some(row) = row else {
+            return Ok(Requeue::NotFound);
+        };
+        let status: &str = row.get(0);
+        if row.get::<_, Option<Uuid>>("id").is_none() {
+            let status = EventStatus::parse(status)
+                .ok_or_else(|| StoreError::Internal(format!("unknown status {status:?}")))?;
+            return Ok(Requeue::NotFailed(status));
+        }
+        let tenant = TenantKey::new(row.get::<_, &str>("client_id"), row.get::<_, &str>("provider"));
+        Ok(Requeue::Requeued(tenant, pending_from(&row)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

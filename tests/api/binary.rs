@@ -78,7 +78,7 @@ async fn serves_on_the_embedded_default_prints_a_token_once_and_stops_on_sigterm
         .bearer_auth(&token)
         .json(&serde_json::json!({
             "clientId": "c1", "provider": "jahez",
-            "url": "https://pos.example.com/a", "events": ["order_action"],
+            "url": "https://1.1.1.1/orders", "events": ["order_action"],
         }))
         .send()
         .await
