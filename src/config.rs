@@ -16,6 +16,8 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "ORDERHOOK";
 /// Names the config file; read by the CLI, not a key of the file.
 pub const CONFIG_FILE_ENV: &str = "ORDERHOOK_CONFIG";
+/// Keys holding lists, given in the environment comma-separated.
+const LIST_KEYS: &[(&str, &str)] = &[("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "retry.retry_delays_ms")];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,10 +153,19 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut prefixed = HashMap::new();
+        let mut lists = Vec::new();
         let mut database_url = None;
         for (name, value) in env {
             if name == "DATABASE_URL" {
                 database_url = Some(value);
+            } else if let Some((_, key)) = LIST_KEYS.iter().find(|(var, _)| *var == name) {
+                // Read here, not by the env source, which would take a single
+                // value ("150") for a number rather than a one-item list.
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(|item| item.trim().to_owned())
+                    .collect();
+                lists.push((*key, items));
             } else if name.starts_with("ORDERHOOK_") && name != CONFIG_FILE_ENV {
                 prefixed.insert(name, value);
             }
@@ -168,10 +179,11 @@ impl Settings {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("retry.retry_delays_ms")
                 .source(Some(prefixed.into_iter().collect())),
         );
+        for (key, items) in lists {
+            builder = builder.set_override(key, items)?;
+        }
         if let Some(url) = database_url.filter(|url| !url.is_empty()) {
             builder = builder.set_override("store.url", url)?;
         }
@@ -205,8 +217,14 @@ impl Settings {
             ),
             ("delivery.timeout_ms", self.delivery.timeout_ms),
             ("delivery.window", self.delivery.window as u64),
-            ("delivery.failing_after", u64::from(self.delivery.failing_after)),
-            ("delivery.reconcile_interval_ms", self.delivery.reconcile_interval_ms),
+            (
+                "delivery.failing_after",
+                u64::from(self.delivery.failing_after),
+            ),
+            (
+                "delivery.reconcile_interval_ms",
+                self.delivery.reconcile_interval_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -265,7 +283,12 @@ impl Settings {
             delivery: DeliveryConfig {
                 retry: RetryPolicy {
                     max_retries: self.retry.max_retries,
-                    delays: self.retry.retry_delays_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+                    delays: self
+                        .retry
+                        .retry_delays_ms
+                        .iter()
+                        .map(|ms| Duration::from_millis(*ms))
+                        .collect(),
                     exponential_backoff: self.retry.exponential_backoff,
                     jitter: self.retry.jitter,
                 },
@@ -327,6 +350,18 @@ mod tests {
         assert_eq!(settings.writer.max_batch_rows, 64);
         assert_eq!(settings.retry.retry_delays_ms, [10, 20]);
         assert!(settings.store.url.is_some());
+
+        let one =
+            Settings::load(None, env(&[("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "150")])).unwrap();
+        assert_eq!(
+            one.retry.retry_delays_ms,
+            [150],
+            "a single value is a one-item list"
+        );
+        let err = Settings::load(None, env(&[("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "1,soon")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retry.retry_delays_ms"), "{err}");
     }
 
     #[test]

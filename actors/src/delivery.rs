@@ -35,7 +35,8 @@ pub struct DeliveryOutcome {
 impl DeliveryOutcome {
     /// Only a 2xx delivers; anything else is a failed attempt.
     pub fn is_success(&self) -> bool {
-        self.status_code.is_some_and(|code| (200..300).contains(&code))
+        self.status_code
+            .is_some_and(|code| (200..300).contains(&code))
     }
 
     /// A one-line description of a failure, for logs and health.

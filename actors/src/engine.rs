@@ -193,9 +193,16 @@ impl Engine {
 
     /// Hands a manually requeued event to its tenant's actor, starting it if needed
     /// (a freshly started actor finds the event in the store by itself).
-    pub async fn requeue(&self, tenant: &TenantKey, event: PendingEvent) -> Result<(), IngestError> {
+    pub async fn requeue(
+        &self,
+        tenant: &TenantKey,
+        event: PendingEvent,
+    ) -> Result<(), IngestError> {
         let actor = self.tenant(tenant).await?.actor;
-        if actor.send_message(TenantMessage::Requeued(Box::new(event))).is_err() {
+        if actor
+            .send_message(TenantMessage::Requeued(Box::new(event)))
+            .is_err()
+        {
             // Stopped meanwhile: its successor reads the event from the store.
             self.start_tenant(tenant).await?;
         }
@@ -256,7 +263,9 @@ async fn resume_pending(engine: std::sync::Weak<Engine>, store: Arc<dyn Store>) 
         match store.tenants_with_pending().await {
             Ok(tenants) => {
                 for tenant in tenants {
-                    let Some(engine) = engine.upgrade() else { return };
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
                     if let Err(err) = engine.tenant(&tenant).await {
                         tracing::warn!(tenant = %tenant, error = %err, "cannot resume tenant");
                     }

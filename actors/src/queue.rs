@@ -54,17 +54,27 @@ impl DeliveryQueue {
         self.events.remove(index)
     }
 
-    /// A newly committed event. It joins the queue only when nothing older is
-    /// still in the store and the window has room; otherwise it waits to be paged in.
-    pub fn offer_committed(&mut self, event: PendingEvent) {
-        if event.seq <= self.high_water {
+    /// A newly committed event of this tenant (`deliverable` is `None` for an
+    /// event that is not delivered, such as an ignored one). It joins the queue
+    /// only when it is the very next sequence number, nothing is waiting in the
+    /// store and the window has room. Anything else (a gap, say, left by a
+    /// notification that went to an actor that has since stopped) sends the
+    /// queue back to the store, which has everything in order.
+    pub fn offer_committed(&mut self, seq: i64, deliverable: Option<PendingEvent>) {
+        if seq <= self.high_water {
             return;
         }
-        if self.caught_up && self.events.len() < self.window {
-            self.high_water = event.seq;
-            self.events.push_back(event);
-        } else {
+        if !self.caught_up || seq != self.high_water + 1 {
             self.caught_up = false;
+            return;
+        }
+        match deliverable {
+            None => self.high_water = seq,
+            Some(event) if self.events.len() < self.window => {
+                self.high_water = seq;
+                self.events.push_back(event);
+            }
+            Some(_) => self.caught_up = false,
         }
     }
 
@@ -76,7 +86,10 @@ impl DeliveryQueue {
 
     /// `(after_seq, limit)` for the next page.
     pub fn next_page(&self) -> (i64, usize) {
-        (self.high_water, self.window - self.events.len().min(self.window))
+        (
+            self.high_water,
+            self.window - self.events.len().min(self.window),
+        )
     }
 
     /// Takes a page read with `next_page`'s `limit`; a short page means the store has no more.
@@ -133,13 +146,13 @@ mod tests {
     fn a_new_queue_reads_the_store_before_taking_committed_events() {
         let mut queue = DeliveryQueue::new(4);
         assert!(queue.wants_page());
-        queue.offer_committed(event(3));
+        queue.offer_committed(3, Some(event(3)));
         assert!(queue.is_empty(), "older events may still be in the store");
         assert_eq!(queue.next_page(), (0, 4));
         queue.add_page(vec![event(1), event(2), event(3)], 4);
         assert!(queue.is_caught_up());
-        queue.offer_committed(event(4));
-        queue.offer_committed(event(4));
+        queue.offer_committed(4, Some(event(4)));
+        queue.offer_committed(4, Some(event(4)));
         assert_eq!(seqs(&queue), [1, 2, 3, 4]);
     }
 
@@ -147,9 +160,9 @@ mod tests {
     fn a_full_window_leaves_the_rest_in_the_store_until_it_drains() {
         let mut queue = DeliveryQueue::new(2);
         queue.add_page(vec![], 2);
-        queue.offer_committed(event(1));
-        queue.offer_committed(event(2));
-        queue.offer_committed(event(3));
+        queue.offer_committed(1, Some(event(1)));
+        queue.offer_committed(2, Some(event(2)));
+        queue.offer_committed(3, Some(event(3)));
         assert_eq!(seqs(&queue), [1, 2]);
         assert!(!queue.wants_page(), "the window is still full");
         queue.remove(event(1).id);
@@ -178,5 +191,24 @@ mod tests {
         queue.mark_stale();
         queue.add_page(vec![event(2), event(3)], 8);
         assert_eq!(seqs(&queue), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_gap_in_sequence_numbers_sends_the_queue_back_to_the_store() {
+        let mut queue = DeliveryQueue::new(8);
+        queue.add_page(vec![], 8);
+        queue.offer_committed(1, Some(event(1)));
+        queue.offer_committed(2, None);
+        queue.offer_committed(3, Some(event(3)));
+        assert_eq!(seqs(&queue), [1, 3], "an ignored event advances the count");
+        assert!(queue.is_caught_up());
+        // Number 4 was committed but its notice went elsewhere: 5 must not overtake it.
+        queue.offer_committed(5, Some(event(5)));
+        assert_eq!(seqs(&queue), [1, 3]);
+        assert!(queue.wants_page());
+        assert_eq!(queue.next_page(), (3, 6));
+        queue.add_page(vec![event(4), event(5)], 6);
+        assert_eq!(seqs(&queue), [1, 3, 4, 5]);
+        assert!(queue.is_caught_up());
     }
 }

@@ -38,7 +38,8 @@ impl RetryPolicy {
             return last;
         }
         let doublings = (index + 1 - self.delays.len()).min(32) as u32;
-        last.saturating_mul(1 << doublings.min(31)).min(MAX_DELAY.max(last))
+        last.saturating_mul(1 << doublings.min(31))
+            .min(MAX_DELAY.max(last))
     }
 
     /// The wait before retry number `retry`, with jitter; `unit` is a random
@@ -65,7 +66,9 @@ mod tests {
     #[test]
     fn listed_delays_then_doubling() {
         let policy = seed_policy(true);
-        let delays: Vec<u64> = (1..=6).map(|r| policy.base_delay(r).as_millis() as u64).collect();
+        let delays: Vec<u64> = (1..=6)
+            .map(|r| policy.base_delay(r).as_millis() as u64)
+            .collect();
         assert_eq!(delays, [1000, 5000, 10000, 20000, 40000, 80000]);
         assert_eq!(policy.base_delay(60), MAX_DELAY);
     }

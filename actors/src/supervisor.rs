@@ -178,10 +178,11 @@ impl Actor for SupervisorActor {
     }
 }
 
-/// The tenant's actor if it is running.
+/// The tenant's actor if it is alive and taking messages. One still starting
+/// counts: starting a second would give the tenant two actors delivering at once.
 fn running(tenants: &TenantMap, key: &TenantKey) -> Option<TenantRef> {
     let tenant = tenants.get(key)?;
-    (tenant.actor.get_status() == ActorStatus::Running).then(|| tenant.clone())
+    (tenant.actor.get_status() < ActorStatus::Draining).then(|| tenant.clone())
 }
 
 /// Drops a child that exited from the map (if the map still points at it),

@@ -201,8 +201,8 @@ impl Actor for TenantActor {
                 state.last_activity = Instant::now();
                 state.committed += 1;
                 state.last_seq = state.last_seq.max(committed.appended.seq);
-                if let Some(event) = committed.deliverable {
-                    state.queue.offer_committed(event);
+                if let Some(seq) = committed.appended.seq {
+                    state.queue.offer_committed(seq, committed.deliverable);
                     pump(&myself, state).await;
                 }
             }
@@ -302,7 +302,11 @@ async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
     }
     if state.queue.wants_page() {
         let (after_seq, limit) = state.queue.next_page();
-        match state.store.pending_events(&state.key, after_seq, limit as u32).await {
+        match state
+            .store
+            .pending_events(&state.key, after_seq, limit as u32)
+            .await
+        {
             Ok(page) => state.queue.add_page(page, limit),
             Err(err) => {
                 tracing::warn!(tenant = %state.key, error = %err, "cannot read pending events");
@@ -351,7 +355,12 @@ async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
 }
 
 /// Applies one attempt's outcome to the queue and records it.
-fn settle_attempt(state: &mut TenantState, event_id: EventId, attempt: i32, outcome: DeliveryOutcome) {
+fn settle_attempt(
+    state: &mut TenantState,
+    event_id: EventId,
+    attempt: i32,
+    outcome: DeliveryOutcome,
+) {
     let now = OffsetDateTime::now_utc();
     let failing_before = state.consecutive_failures >= state.config.failing_after;
     let Some(event) = state.queue.get_mut(event_id) else {
@@ -371,7 +380,10 @@ fn settle_attempt(state: &mut TenantState, event_id: EventId, attempt: i32, outc
         state.consecutive_failures += 1;
         state.last_error = Some(outcome.failure());
         if state.config.retry.has_retry_left(round_attempts as u32) {
-            let mut wait = state.config.retry.delay(round_attempts as u32, rand::random());
+            let mut wait = state
+                .config
+                .retry
+                .delay(round_attempts as u32, rand::random());
             if state.consecutive_failures >= state.config.failing_after {
                 if !failing_before {
                     tracing::warn!(tenant = %state.key, failures = state.consecutive_failures,
@@ -396,7 +408,9 @@ fn settle_attempt(state: &mut TenantState, event_id: EventId, attempt: i32, outc
         round_attempts,
         status_code: outcome.status_code.map(i32::from),
         response_time_ms: outcome.response_time.as_millis().min(i32::MAX as u128) as i32,
-        response_body: outcome.response_body.map(|body| excerpt(body, RESPONSE_EXCERPT_BYTES)),
+        response_body: outcome
+            .response_body
+            .map(|body| excerpt(body, RESPONSE_EXCERPT_BYTES)),
         error: outcome.error,
         attempted_at: now,
         outcome: status,

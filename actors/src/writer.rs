@@ -253,7 +253,10 @@ async fn store_records(state: &mut WriterState) {
     }
     if state.records.len() > MAX_HELD_RECORDS {
         let excess = state.records.len() - MAX_HELD_RECORDS;
-        tracing::error!(dropped = excess, "dropping attempt records the store could not take");
+        tracing::error!(
+            dropped = excess,
+            "dropping attempt records the store could not take"
+        );
         state.records.drain(..excess);
     }
 }

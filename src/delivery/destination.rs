@@ -124,21 +124,46 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_not_public() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "255.255.255.255", "224.0.0.1", "::1", "::", "fc00::1", "fe80::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2001:db8::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
 
     #[tokio::test]
     async fn registration_checks_scheme_and_literal_addresses() {
-        assert_eq!(check("ftp://example.com/x", true).await, Err(DestinationError::Scheme));
-        assert_eq!(check("nonsense", false).await, Err(DestinationError::Invalid));
+        assert_eq!(
+            check("ftp://example.com/x", true).await,
+            Err(DestinationError::Scheme)
+        );
+        assert_eq!(
+            check("nonsense", false).await,
+            Err(DestinationError::Invalid)
+        );
         assert!(matches!(
             check("http://127.0.0.1:8080/hook", false).await,
             Err(DestinationError::NotPublic(_))

@@ -22,7 +22,13 @@ pub fn signing_key(secret: &str) -> Vec<u8> {
 pub fn sign(secret: &str, message_id: &str, timestamp: i64, body: &[u8]) -> String {
     let mac = hmac_sha256(
         &signing_key(secret),
-        &[message_id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body],
+        &[
+            message_id.as_bytes(),
+            b".",
+            timestamp.to_string().as_bytes(),
+            b".",
+            body,
+        ],
     );
     format!("v1,{}", STANDARD.encode(mac))
 }
@@ -46,6 +52,9 @@ mod tests {
     fn plain_secrets_are_used_as_they_are() {
         assert_eq!(signing_key("plain-secret"), b"plain-secret");
         assert_eq!(signing_key("whsec_not*base64"), b"whsec_not*base64");
-        assert_ne!(sign("a-secret", "id", 1, b"{}"), sign("b-secret", "id", 1, b"{}"));
+        assert_ne!(
+            sign("a-secret", "id", 1, b"{}"),
+            sign("b-secret", "id", 1, b"{}")
+        );
     }
 }

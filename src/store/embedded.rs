@@ -383,7 +383,10 @@ fn requeue_failed(conn: &mut Connection, id: EventId) -> rusqlite::Result<Requeu
         pending_from,
     )?;
     tx.commit()?;
-    Ok(Requeue::Requeued(TenantKey::new(client_id, provider), event))
+    Ok(Requeue::Requeued(
+        TenantKey::new(client_id, provider),
+        event,
+    ))
 }
 
 #[async_trait]
@@ -470,7 +473,10 @@ impl Store for EmbeddedStore {
                  WHERE status IN ('pending', 'retrying')",
             )?
             .query_map([], |row| {
-                Ok(TenantKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                Ok(TenantKey::new(
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                ))
             })?
             .collect()
         })

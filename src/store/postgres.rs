@@ -375,7 +375,12 @@ impl Store for PostgresStore {
         let rows = client
             .query(
                 &statement,
-                &[&&*tenant.client_id, &&*tenant.provider, &after_seq, &i64::from(limit)],
+                &[
+                    &&*tenant.client_id,
+                    &&*tenant.provider,
+                    &after_seq,
+                    &i64::from(limit),
+                ],
             )
             .await
             .map_err(classify)?;
@@ -405,13 +410,19 @@ impl Store for PostgresStore {
         let rounds: Vec<i32> = attempts.iter().map(|a| a.round_attempts).collect();
         let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.status_code).collect();
         let times: Vec<i32> = attempts.iter().map(|a| a.response_time_ms).collect();
-        let bodies: Vec<Option<&str>> = attempts.iter().map(|a| a.response_body.as_deref()).collect();
+        let bodies: Vec<Option<&str>> = attempts
+            .iter()
+            .map(|a| a.response_body.as_deref())
+            .collect();
         let errors: Vec<Option<&str>> = attempts.iter().map(|a| a.error.as_deref()).collect();
         let at: Vec<OffsetDateTime> = attempts.iter().map(|a| a.attempted_at).collect();
         let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
         let next: Vec<Option<OffsetDateTime>> = attempts.iter().map(|a| a.next_retry_at).collect();
         let client = self.client().await?;
-        let statement = client.prepare_cached(RECORD_ATTEMPTS).await.map_err(classify)?;
+        let statement = client
+            .prepare_cached(RECORD_ATTEMPTS)
+            .await
+            .map_err(classify)?;
         client
             .execute(
                 &statement,
@@ -476,7 +487,10 @@ impl Store for PostgresStore {
                 .ok_or_else(|| StoreError::Internal(format!("unknown status {status:?}")))?;
             return Ok(Requeue::NotFailed(status));
         }
-        let tenant = TenantKey::new(row.get::<_, &str>("client_id"), row.get::<_, &str>("provider"));
+        let tenant = TenantKey::new(
+            row.get::<_, &str>("client_id"),
+            row.get::<_, &str>("provider"),
+        );
         Ok(Requeue::Requeued(tenant, pending_from(&row)))
     }
 

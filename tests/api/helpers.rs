@@ -115,6 +115,12 @@ impl TestApp {
         Self::start(settings, db, data_dir).await
     }
 
+    /// Starts another app on this one's Postgres database (a restart, or a second instance).
+    pub async fn spawn_on_same_store(&self, overrides: &[(&str, &str)]) -> Self {
+        let settings = test_settings(self.db.as_ref(), None, overrides);
+        Self::start(settings, None, None).await
+    }
+
     async fn start(
         settings: Settings,
         db: Option<TestDb>,
@@ -159,12 +165,29 @@ impl TestApp {
 
     /// Registers a tenant with a known secret; returns the secret.
     pub async fn register(&self, client_id: &str, provider: &str, events: &[&str]) -> String {
+        self.register_to(
+            client_id,
+            provider,
+            events,
+            "https://pos.example.com/orders",
+        )
+        .await
+    }
+
+    /// Registers a tenant delivering to `url`; returns its secret.
+    pub async fn register_to(
+        &self,
+        client_id: &str,
+        provider: &str,
+        events: &[&str],
+        url: &str,
+    ) -> String {
         let secret = format!("secret-{client_id}-{provider}-0123456789");
         let response = self
             .post_register(json!({
                 "clientId": client_id,
                 "provider": provider,
-                "url": "https://pos.example.com/orders",
+                "url": url,
                 "events": events,
                 "secretKey": secret,
             }))

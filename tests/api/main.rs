@@ -2,10 +2,12 @@
 //! Postgres database per test, real HTTP.
 
 mod binary;
+mod delivery;
 mod durability;
 mod faults;
 mod helpers;
 mod ingest;
 mod payloads;
 mod register;
+mod sink;
 mod store_contract;
