@@ -105,6 +105,73 @@ async fn serves_on_the_embedded_default_prints_a_token_once_and_stops_on_sigterm
     assert!(status.success(), "a SIGTERM stop is clean: {status}");
 }
 
+/// Starts the binary on a Postgres database and waits until it answers.
+async fn start_on(db_url: &str, dir: &std::path::Path, port: u16) -> Child {
+    let child = orderhook(dir)
+        .env("DATABASE_URL", db_url)
+        .env("ORDERHOOK_ADDR", format!("127.0.0.1:{port}"))
+        .env("ORDERHOOK_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
+        .env("ORDERHOOK_DELIVERY__ALLOW_PRIVATE_DESTINATIONS", "true")
+        .env("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "100")
+        .env("ORDERHOOK_RETRY__MAX_RETRIES", "1000")
+        .spawn()
+        .unwrap();
+    let up = crate::helpers::eventually(Duration::from_secs(10), || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(up, "orderhook answers on port {port}");
+    child
+}
+
+#[tokio::test]
+async fn a_kill_9_loses_no_acknowledged_event_and_delivery_resumes_in_order() {
+    let db = crate::helpers::TestDb::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = crate::sink::Sink::start().await;
+    sink.answer_by_default(503);
+    let port = free_port();
+    let mut first = start_on(&db.url, dir.path(), port).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let registered = http
+        .post(format!("{base}/api/webhooks/register"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(&serde_json::json!({
+            "clientId": "c1", "provider": "jahez", "url": sink.url,
+            "events": ["order_action"], "secretKey": "jahez-secret-0123456789",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let mut acknowledged = Vec::new();
+    for _ in 0..10 {
+        let response = http
+            .post(format!("{base}/webhooks/jahez/c1"))
+            .bearer_auth("jahez-secret-0123456789")
+            .body(crate::helpers::order_body("order_action"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        acknowledged.push(answer["eventId"].as_str().unwrap().to_owned());
+    }
+    assert!(crate::helpers::eventually(Duration::from_secs(5), || async { sink.received().len() >= 2 }).await);
+    first.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    first.wait().unwrap();
+
+    sink.answer_by_default(200);
+    let port = free_port();
+    let mut second = start_on(&db.url, dir.path(), port).await;
+    let delivered = sink.wait_for_accepted(10, Duration::from_secs(20)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(delivered, "delivered {} of 10 after the crash", sink.accepted_ids().len());
+    assert_eq!(sink.accepted_ids(), acknowledged, "every acknowledged event, in order, once");
+}
+
 #[test]
 fn a_bad_setting_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
