@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::providers::verify::secrets_match;
+use crate::providers::verify::{bearer_token, secrets_match};
 
 /// Present in a handler's arguments, it admits only operators.
 pub struct Operator;
@@ -20,9 +20,7 @@ impl FromRequestParts<AppState> for Operator {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
+            .and_then(bearer_token)
             .ok_or_else(|| ApiError::unauthorized("an operator bearer token is required"))?;
         if secrets_match(
             presented.as_bytes(),

@@ -1,7 +1,7 @@
 //! Jahez: `Authorization: Bearer {secret}`. (The seed's predictable
 //! `jahez_bearer_token_{clientId}` is replaced by a per-tenant secret.)
 
-use super::verify::secrets_match;
+use super::verify::{bearer_token, secrets_match};
 use super::{AuthError, Provider, SignedRequest, required_header};
 
 pub const AUTHORIZATION: &str = "authorization";
@@ -15,15 +15,10 @@ impl Provider for Jahez {
 
     fn authenticate(&self, request: &SignedRequest<'_>, secret: &[u8]) -> Result<(), AuthError> {
         let value = required_header(request.headers, AUTHORIZATION)?;
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => {
-                return Err(AuthError::Malformed(
-                    AUTHORIZATION,
-                    "expected `Bearer <token>`",
-                ));
-            }
-        };
+        let token = bearer_token(value).ok_or(AuthError::Malformed(
+            AUTHORIZATION,
+            "expected `Bearer <token>`",
+        ))?;
         if secrets_match(token.as_bytes(), secret) {
             Ok(())
         } else {

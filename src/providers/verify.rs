@@ -35,6 +35,12 @@ pub fn secrets_match(presented: &[u8], expected: &[u8]) -> bool {
     bool::from(presented.as_slice().ct_eq(expected.as_slice()))
 }
 
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +76,13 @@ mod tests {
         assert!(!secrets_match(b"abc", b"abd"));
         assert!(!secrets_match(b"abc", b"abcd"));
         assert!(!secrets_match(b"", b"abc"));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header_value() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("abc"), None);
     }
 }

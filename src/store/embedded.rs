@@ -75,6 +75,30 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Runs a query over one tenant's events in sequence order, taking
+    /// `?1 client_id, ?2 provider, ?3 after_seq, ?4 limit`.
+    async fn tenant_page<T: Send + 'static>(
+        &self,
+        sql: String,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+        read: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(&sql)?
+                .query_map(
+                    params![&*tenant.client_id, &*tenant.provider, after_seq, limit],
+                    read,
+                )?
+                .collect()
+        })
+        .await
+    }
+}
+
 fn open_connection(path: &Path) -> Result<Connection, anyhow::Error> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -428,19 +452,12 @@ impl Store for EmbeddedStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let tenant = tenant.clone();
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM webhook_logs
-                 WHERE client_id = ?1 AND provider = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
-            ))?
-            .query_map(
-                params![&*tenant.client_id, &*tenant.provider, after_seq, limit],
-                event_from,
-            )?
-            .collect()
-        })
-        .await
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM webhook_logs
+             WHERE client_id = ?1 AND provider = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4"
+        );
+        self.tenant_page(sql, tenant, after_seq, limit, event_from)
+            .await
     }
 
     async fn pending_events(
@@ -449,21 +466,14 @@ impl Store for EmbeddedStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<PendingEvent>, StoreError> {
-        let tenant = tenant.clone();
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {PENDING_COLUMNS} FROM webhook_logs
-                 WHERE client_id = ?1 AND provider = ?2 AND seq > ?3
-                   AND status IN ('pending', 'retrying')
-                 ORDER BY seq LIMIT ?4"
-            ))?
-            .query_map(
-                params![&*tenant.client_id, &*tenant.provider, after_seq, limit],
-                pending_from,
-            )?
-            .collect()
-        })
-        .await
+        let sql = format!(
+            "SELECT {PENDING_COLUMNS} FROM webhook_logs
+             WHERE client_id = ?1 AND provider = ?2 AND seq > ?3
+               AND status IN ('pending', 'retrying')
+             ORDER BY seq LIMIT ?4"
+        );
+        self.tenant_page(sql, tenant, after_seq, limit, pending_from)
+            .await
     }
 
     async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {

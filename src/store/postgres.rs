@@ -149,6 +149,31 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }
+
+    /// Runs a query over one tenant's events in sequence order, taking
+    /// `$1 client_id, $2 provider, $3 after_seq, $4 limit`.
+    async fn tenant_page(
+        &self,
+        sql: &str,
+        tenant: &TenantKey,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(classify)?;
+        client
+            .query(
+                &statement,
+                &[
+                    &&*tenant.client_id,
+                    &&*tenant.provider,
+                    &after_seq,
+                    &i64::from(limit),
+                ],
+            )
+            .await
+            .map_err(classify)
+    }
 }
 
 /// Sorts database errors into the engine's categories: data the store refused
@@ -336,25 +361,12 @@ impl Store for PostgresStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let client = self.client().await?;
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM webhook_logs
              WHERE client_id = $1 AND provider = $2 AND seq > $3
              ORDER BY seq LIMIT $4"
         );
-        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &&*tenant.client_id,
-                    &&*tenant.provider,
-                    &after_seq,
-                    &i64::from(limit),
-                ],
-            )
-            .await
-            .map_err(classify)?;
+        let rows = self.tenant_page(&sql, tenant, after_seq, limit).await?;
         rows.iter().map(event_from).collect()
     }
 
@@ -364,26 +376,13 @@ impl Store for PostgresStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<PendingEvent>, StoreError> {
-        let client = self.client().await?;
         let sql = format!(
             "SELECT {PENDING_COLUMNS} FROM webhook_logs
              WHERE client_id = $1 AND provider = $2 AND seq > $3
                AND status IN ('pending', 'retrying')
              ORDER BY seq LIMIT $4"
         );
-        let statement = client.prepare_cached(&sql).await.map_err(classify)?;
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &&*tenant.client_id,
-                    &&*tenant.provider,
-                    &after_seq,
-                    &i64::from(limit),
-                ],
-            )
-            .await
-            .map_err(classify)?;
+        let rows = self.tenant_page(&sql, tenant, after_seq, limit).await?;
         Ok(rows.iter().map(pending_from).collect())
     }
 

@@ -117,7 +117,9 @@ async fn start_on(db_url: &str, dir: &std::path::Path, port: u16) -> Child {
         .spawn()
         .unwrap();
     let up = crate::helpers::eventually(Duration::from_secs(10), || async {
-        reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_ok_and(|r| r.status() == 200)
+        reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
     })
     .await;
     assert!(up, "orderhook answers on port {port}");
@@ -158,7 +160,12 @@ async fn a_kill_9_loses_no_acknowledged_event_and_delivery_resumes_in_order() {
         let answer: serde_json::Value = response.json().await.unwrap();
         acknowledged.push(answer["eventId"].as_str().unwrap().to_owned());
     }
-    assert!(crate::helpers::eventually(Duration::from_secs(5), || async { sink.received().len() >= 2 }).await);
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(5), || async {
+            sink.received().len() >= 2
+        })
+        .await
+    );
     first.kill().unwrap(); // SIGKILL: no shutdown, no flush
     first.wait().unwrap();
 
@@ -168,8 +175,16 @@ async fn a_kill_9_loses_no_acknowledged_event_and_delivery_resumes_in_order() {
     let delivered = sink.wait_for_accepted(10, Duration::from_secs(20)).await;
     second.kill().unwrap();
     second.wait().unwrap();
-    assert!(delivered, "delivered {} of 10 after the crash", sink.accepted_ids().len());
-    assert_eq!(sink.accepted_ids(), acknowledged, "every acknowledged event, in order, once");
+    assert!(
+        delivered,
+        "delivered {} of 10 after the crash",
+        sink.accepted_ids().len()
+    );
+    assert_eq!(
+        sink.accepted_ids(),
+        acknowledged,
+        "every acknowledged event, in order, once"
+    );
 }
 
 #[test]

@@ -336,18 +336,42 @@ async fn a_restart_resumes_pending_and_retrying_events_in_order() {
 async fn a_small_window_pages_the_backlog_in_from_the_store_in_order() {
     let sink = Sink::start().await;
     sink.answer_by_default(503);
-    let app = app_with(&[("ORDERHOOK_DELIVERY__WINDOW", "3"), ("ORDERHOOK_RETRY__MAX_RETRIES", "1000")]).await;
-    let secret = app.register_to("c1", "careem", &["order.created", "menu.updated"], &sink.url).await;
+    let app = app_with(&[
+        ("ORDERHOOK_DELIVERY__WINDOW", "3"),
+        ("ORDERHOOK_RETRY__MAX_RETRIES", "1000"),
+    ])
+    .await;
+    let secret = app
+        .register_to(
+            "c1",
+            "careem",
+            &["order.created", "menu.updated"],
+            &sink.url,
+        )
+        .await;
     let mut ids = Vec::new();
     for i in 0..25 {
         // Ignored events between deliverable ones leave gaps in what is delivered.
         if i % 4 == 3 {
             accept(&app, "c1", &secret, "order.updated").await;
         }
-        ids.push(accept(&app, "c1", &secret, "order.created").await.to_string());
+        ids.push(
+            accept(&app, "c1", &secret, "order.created")
+                .await
+                .to_string(),
+        );
     }
-    let health = app.state.engine.tenant_health(&TenantKey::new("c1", "careem")).await.unwrap();
-    assert!(health.queued <= 3, "at most the window in memory: {}", health.queued);
+    let health = app
+        .state
+        .engine
+        .tenant_health(&TenantKey::new("c1", "careem"))
+        .await
+        .unwrap();
+    assert!(
+        health.queued <= 3,
+        "at most the window in memory: {}",
+        health.queued
+    );
     sink.answer_by_default(200);
     assert!(sink.wait_for_accepted(25, Duration::from_secs(15)).await);
     assert_eq!(sink.accepted_ids(), ids);

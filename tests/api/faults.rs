@@ -131,6 +131,44 @@ async fn a_commit_that_outlives_its_timeout_is_503_and_is_not_committed_later() 
     assert_eq!(stored[0].seq, Some(1));
 }
 
+/// One request of the tenant's, held waiting for its commit behind a row lock.
+struct Stalled {
+    answer: tokio::task::JoinHandle<reqwest::StatusCode>,
+    lock: tokio_postgres::Client,
+}
+
+impl Stalled {
+    async fn start(app: &Arc<TestApp>, provider: &str, client: &str, secret: &str) -> Self {
+        let event_type = app.state.settings.providers[provider].events[0].clone();
+        let lock = lock_tenant_row(app, client).await;
+        let answer = {
+            let (app, provider, client, secret) = (
+                app.clone(),
+                provider.to_owned(),
+                client.to_owned(),
+                secret.to_owned(),
+            );
+            tokio::spawn(async move {
+                app.send_signed(&provider, &client, &secret, &order_body(&event_type))
+                    .await
+                    .status()
+            })
+        };
+        let held = eventually(Duration::from_secs(5), || async {
+            app.state.engine.writer_queue_depth() == 1
+        })
+        .await;
+        assert!(held, "the request is waiting for its commit");
+        Self { answer, lock }
+    }
+
+    /// Lets the commit through; the held request is then answered.
+    async fn release(self) -> reqwest::StatusCode {
+        self.lock.batch_execute("ROLLBACK").await.unwrap();
+        self.answer.await.unwrap()
+    }
+}
+
 #[tokio::test]
 async fn a_tenant_over_its_in_flight_bound_gets_503_and_others_do_not() {
     let app = Arc::new(
@@ -142,22 +180,7 @@ async fn a_tenant_over_its_in_flight_bound_gets_503_and_others_do_not() {
     );
     let busy = app.register("busy", "jahez", &["order_action"]).await;
     let calm = app.register("calm", "jahez", &["order_action"]).await;
-    let lock = lock_tenant_row(&app, "busy").await;
-
-    let first = {
-        let (app, busy) = (app.clone(), busy.clone());
-        tokio::spawn(async move {
-            app.send_signed("jahez", "busy", &busy, &order_body("order_action"))
-                .await
-                .status()
-        })
-    };
-    // Wait until the first request holds the tenant's only place.
-    let held = eventually(Duration::from_secs(5), || async {
-        app.state.engine.writer_queue_depth() == 1
-    })
-    .await;
-    assert!(held);
+    let stalled = Stalled::start(&app, "jahez", "busy", &busy).await;
     let second = app
         .send_signed("jahez", "busy", &busy, &order_body("order_action"))
         .await;
@@ -167,20 +190,13 @@ async fn a_tenant_over_its_in_flight_bound_gets_503_and_others_do_not() {
         "tenant_overloaded"
     );
 
-    lock.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(first.await.unwrap(), 200);
-    assert_eq!(
-        app.send_signed("jahez", "calm", &calm, &order_body("order_action"))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.send_signed("jahez", "busy", &busy, &order_body("order_action"))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(stalled.release().await, 200);
+    for (client, secret) in [("calm", &calm), ("busy", &busy)] {
+        let response = app
+            .send_signed("jahez", client, secret, &order_body("order_action"))
+            .await;
+        assert_eq!(response.status(), 200, "{client}");
+    }
 }
 
 #[tokio::test]
@@ -194,33 +210,18 @@ async fn a_full_writer_queue_gets_503_instead_of_growing() {
     );
     let a = app.register("a", "talabat", &["order_notification"]).await;
     let b = app.register("b", "talabat", &["order_notification"]).await;
-    let lock = lock_tenant_row(&app, "a").await;
-    let first = {
-        let (app, a) = (app.clone(), a.clone());
-        tokio::spawn(async move {
-            app.send_signed("talabat", "a", &a, &order_body("order_notification"))
-                .await
-                .status()
-        })
-    };
-    let held = eventually(Duration::from_secs(5), || async {
-        app.state.engine.writer_queue_depth() == 1
-    })
-    .await;
-    assert!(held);
+    let stalled = Stalled::start(&app, "talabat", "a", &a).await;
     let other = app
         .send_signed("talabat", "b", &b, &order_body("order_notification"))
         .await;
     assert_eq!(other.status(), 503);
     assert_eq!(json_body(other).await["error"]["code"], "overloaded");
-    lock.batch_execute("ROLLBACK").await.unwrap();
-    assert_eq!(first.await.unwrap(), 200);
-    assert_eq!(
-        app.send_signed("talabat", "b", &b, &order_body("order_notification"))
-            .await
-            .status(),
-        200
-    );
+
+    assert_eq!(stalled.release().await, 200);
+    let response = app
+        .send_signed("talabat", "b", &b, &order_body("order_notification"))
+        .await;
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
