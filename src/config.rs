@@ -130,6 +130,33 @@ pub struct RateLimitSettings {
     pub burst_window_s: Option<u32>,
 }
 
+impl RateLimitSettings {
+    /// The windows a tenant of this provider is held to, named as errors and health name them.
+    pub fn windows(&self) -> Vec<orderhook_actors::limiter::RateWindow> {
+        use orderhook_actors::limiter::RateWindow;
+        let window = |name: &str, limit: Option<u32>, seconds: u64| {
+            limit.map(|limit| RateWindow {
+                name: name.into(),
+                limit,
+                period: Duration::from_secs(seconds),
+            })
+        };
+        [
+            window(
+                "burst",
+                self.burst,
+                u64::from(self.burst_window_s.unwrap_or(10)),
+            ),
+            window("per_minute", self.per_minute, 60),
+            window("per_hour", self.per_hour, 3600),
+            window("per_day", self.per_day, 86_400),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -297,6 +324,11 @@ impl Settings {
                 probe_interval: Duration::from_millis(self.delivery.probe_interval_ms),
                 reconcile_interval: Duration::from_millis(self.delivery.reconcile_interval_ms),
             },
+            rate_limits: self
+                .providers
+                .iter()
+                .map(|(name, provider)| (name.clone(), provider.rate_limit.windows()))
+                .collect(),
             ingest_timeout: Duration::from_millis(self.ingest.timeout_ms),
             start_timeout: Duration::from_secs(5),
         }
@@ -324,6 +356,21 @@ mod tests {
         let careem = &settings.providers["careem"];
         assert_eq!(careem.rate_limit.per_minute, Some(1000));
         assert_eq!(careem.rate_limit.burst, Some(200));
+        let windows: Vec<(String, u32, u64)> = careem
+            .rate_limit
+            .windows()
+            .into_iter()
+            .map(|w| (w.name, w.limit, w.period.as_secs()))
+            .collect();
+        assert_eq!(
+            windows,
+            [
+                ("burst".into(), 200, 10),
+                ("per_minute".into(), 1000, 60),
+                ("per_hour".into(), 10_000, 3600),
+                ("per_day".into(), 100_000, 86_400)
+            ]
+        );
         assert!(careem.events.iter().any(|e| e == "order.created"));
         assert_eq!(settings.retry.retry_delays_ms, [1000, 5000, 10000]);
     }

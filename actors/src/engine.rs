@@ -9,8 +9,11 @@ use dashmap::DashMap;
 use ractor::{Actor, ActorRef, MessagingErr};
 use tokio::sync::oneshot;
 
+use std::collections::HashMap;
+
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::{AppendedEvent, NewEvent, PendingEvent, Registration, TenantKey};
+use crate::limiter::RateWindow;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{
     StartError, SupervisorActor, SupervisorArgs, SupervisorMessage, TenantDeps, TenantMap,
@@ -24,6 +27,8 @@ pub struct EngineConfig {
     pub writer: WriterConfig,
     pub tenants: TenantsConfig,
     pub delivery: DeliveryConfig,
+    /// Each provider's default rate-limit windows, per tenant.
+    pub rate_limits: HashMap<String, Vec<RateWindow>>,
     /// Longest a request waits for its event's commit before it is answered 503.
     pub ingest_timeout: Duration,
     /// Longest a request waits for the supervisor to start a tenant's actor.
@@ -42,6 +47,11 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("the commit did not finish in time")]
     Timeout,
+    #[error("rate limit `{window}` reached; retry in {} ms", retry_after.as_millis())]
+    RateLimited {
+        window: String,
+        retry_after: Duration,
+    },
 }
 
 pub struct Engine {
@@ -66,6 +76,7 @@ impl Engine {
             store: store.clone(),
             deliverer,
             delivery: config.delivery.clone(),
+            rate_limits: Arc::new(config.rate_limits.clone()),
         };
         let (supervisor, _) = Actor::spawn(
             None,
@@ -126,7 +137,7 @@ impl Engine {
         }
 
         match tokio::time::timeout(self.config.ingest_timeout, answer).await {
-            Ok(Ok(result)) => result.map_err(IngestError::from),
+            Ok(Ok(result)) => result,
             // The actor died with our event in its mailbox: it was never committed.
             Ok(Err(_)) => Err(IngestError::TenantUnavailable(
                 "tenant actor failed before the event was committed".into(),

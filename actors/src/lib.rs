@@ -24,6 +24,7 @@
 pub mod delivery;
 pub mod domain;
 pub mod engine;
+pub mod limiter;
 pub mod queue;
 pub mod restart;
 pub mod retry;

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::TenantKey;
+use crate::limiter::RateWindow;
 use crate::restart::RestartHistory;
 use crate::store::Store;
 use crate::tenant::{TenantActor, TenantArgs, TenantMessage};
@@ -66,6 +67,8 @@ pub struct TenantDeps {
     pub store: Arc<dyn Store>,
     pub deliverer: Arc<dyn Deliverer>,
     pub delivery: DeliveryConfig,
+    /// Rate-limit windows by provider name.
+    pub rate_limits: Arc<HashMap<String, Vec<RateWindow>>>,
 }
 
 pub struct SupervisorArgs {
@@ -210,6 +213,12 @@ async fn spawn_tenant(
         store: state.deps.store.clone(),
         deliverer: state.deps.deliverer.clone(),
         delivery: state.deps.delivery.clone(),
+        rate_limits: state
+            .deps
+            .rate_limits
+            .get(&*key.provider)
+            .cloned()
+            .unwrap_or_default(),
         idle_timeout: state.config.idle_timeout,
         restarts,
     };

@@ -22,17 +22,23 @@ use crate::domain::{
     AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
     TenantKey,
 };
+use crate::engine::IngestError;
+use crate::limiter::{RateLimiter, RateWindow, WindowUsage};
 use crate::queue::DeliveryQueue;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::writer::{Admission, Append, WriterHandle};
 
 /// Most of a client's answer kept with an attempt.
 const RESPONSE_EXCERPT_BYTES: usize = 1024;
 
+/// At most one `rate_limited` row per tenant this often, counting the refusals
+/// since the last one, so a flood cannot flood the store.
+const RATE_LIMITED_ROW_EVERY: Duration = Duration::from_secs(10);
+
 /// An accepted event on its way to the writer, with the request waiting for it.
 pub struct Ingest {
     pub event: NewEvent,
-    pub reply: RpcReplyPort<Result<AppendedEvent, StoreError>>,
+    pub reply: RpcReplyPort<Result<AppendedEvent, IngestError>>,
     pub admission: Admission,
 }
 
@@ -85,6 +91,10 @@ pub struct TenantHealth {
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_delivered_at: Option<OffsetDateTime>,
+    /// Each rate-limit window's usage now.
+    pub rate_limits: Vec<WindowUsage>,
+    /// Requests refused by the rate limits since this actor started.
+    pub rate_limited: u64,
     /// How many times the supervisor has restarted this tenant's actor.
     pub restarts: u32,
 }
@@ -95,6 +105,7 @@ pub struct TenantArgs {
     pub store: Arc<dyn Store>,
     pub deliverer: Arc<dyn Deliverer>,
     pub delivery: DeliveryConfig,
+    pub rate_limits: Vec<RateWindow>,
     pub idle_timeout: Duration,
     pub restarts: u32,
 }
@@ -120,6 +131,11 @@ pub struct TenantState {
     last_delivered_at: Option<OffsetDateTime>,
     committed: u64,
     last_seq: Option<i64>,
+    limiter: RateLimiter,
+    rate_limited: u64,
+    /// Refusals not yet counted in a `rate_limited` row, and when the last row went.
+    unlogged_refusals: u64,
+    last_refusal_row: Option<Instant>,
     last_activity: Instant,
     /// The periodic tick, aborted when the actor stops.
     ticker: Option<JoinHandle<()>>,
@@ -159,6 +175,10 @@ impl Actor for TenantActor {
             last_delivered_at: None,
             committed: 0,
             last_seq: None,
+            limiter: RateLimiter::new(args.rate_limits),
+            rate_limited: 0,
+            unlogged_refusals: 0,
+            last_refusal_row: None,
             last_activity: Instant::now(),
             ticker: Some(ticker),
         };
@@ -190,6 +210,15 @@ impl Actor for TenantActor {
                     reply,
                     admission,
                 } = *ingest;
+                if let Err(denied) = state.limiter.check(Instant::now()) {
+                    drop(admission);
+                    note_refusal(state, event, &denied.window);
+                    let _ = reply.send(Err(IngestError::RateLimited {
+                        window: denied.window,
+                        retry_after: denied.retry_after,
+                    }));
+                    return Ok(());
+                }
                 state.writer.append(Append {
                     event,
                     reply: Some(reply),
@@ -429,6 +458,37 @@ fn excerpt(mut text: String, limit: usize) -> String {
     text
 }
 
+/// Counts a refused request and, at most every `RATE_LIMITED_ROW_EVERY`,
+/// logs one `rate_limited` row saying how many were refused (without bodies).
+fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
+    state.rate_limited += 1;
+    state.unlogged_refusals += 1;
+    let due = state
+        .last_refusal_row
+        .is_none_or(|at| at.elapsed() >= RATE_LIMITED_ROW_EVERY);
+    if !due {
+        return;
+    }
+    let Some(admission) = state.writer.try_reserve() else {
+        return;
+    };
+    let refused = std::mem::take(&mut state.unlogged_refusals);
+    state.last_refusal_row = Some(Instant::now());
+    state.writer.append(Append {
+        event: NewEvent {
+            status: EventStatus::RateLimited,
+            payload: None,
+            error_message: Some(format!(
+                "rate limit `{window}` reached: {refused} request(s) refused since the last such row"
+            )),
+            ..event
+        },
+        reply: None,
+        notify: None,
+        admission,
+    });
+}
+
 fn health(state: &TenantState) -> TenantHealth {
     let failing = state.consecutive_failures >= state.config.failing_after;
     TenantHealth {
@@ -442,6 +502,8 @@ fn health(state: &TenantState) -> TenantHealth {
         consecutive_failures: state.consecutive_failures,
         last_error: state.last_error.clone(),
         last_delivered_at: state.last_delivered_at,
+        rate_limits: state.limiter.usage(Instant::now()),
+        rate_limited: state.rate_limited,
         restarts: state.restarts,
     }
 }

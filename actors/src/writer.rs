@@ -15,6 +15,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::domain::{AppendedEvent, AttemptRecord, EventStatus, NewEvent, PendingEvent};
+use crate::engine::IngestError;
 use crate::store::{Store, StoreError};
 use crate::tenant::{Committed, TenantMessage};
 
@@ -53,7 +54,7 @@ impl Admission {
 pub struct Append {
     pub event: NewEvent,
     /// The waiting request, answered after COMMIT (or with the error).
-    pub reply: Option<RpcReplyPort<Result<AppendedEvent, StoreError>>>,
+    pub reply: Option<RpcReplyPort<Result<AppendedEvent, IngestError>>>,
     /// The tenant actor to tell about the committed event, whether or not the
     /// request is still waiting: delivery never hangs off the request.
     pub notify: Option<ActorRef<TenantMessage>>,
@@ -330,7 +331,7 @@ impl Append {
 
 /// Who waits on a row while the store has it.
 struct Waiting {
-    reply: Option<RpcReplyPort<Result<AppendedEvent, StoreError>>>,
+    reply: Option<RpcReplyPort<Result<AppendedEvent, IngestError>>>,
     notify: Option<ActorRef<TenantMessage>>,
     /// Dropped after settling, freeing the row's places in the bounds.
     _admission: Admission,
@@ -351,7 +352,7 @@ impl Waiting {
         }
         if let Some(reply) = self.reply {
             // The requester may have hung up; the row is committed either way.
-            let _ = reply.send(result);
+            let _ = reply.send(result.map_err(IngestError::from));
         }
     }
 }

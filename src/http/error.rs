@@ -108,6 +108,18 @@ impl From<IngestError> for ApiError {
                 Self::unavailable("tenant_unavailable", "the tenant is restarting; try again")
             }
             IngestError::Timeout => Self::unavailable("commit_timeout", err.to_string()),
+            IngestError::RateLimited {
+                ref window,
+                retry_after,
+            } => Self {
+                // Whole seconds, rounded up: retrying any sooner would be refused again.
+                retry_after: Some(retry_after.as_millis().div_ceil(1000).max(1) as u64),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("rate limit `{window}` reached for this tenant"),
+                )
+            },
             IngestError::Store(err) => err.into(),
         }
     }

@@ -7,6 +7,7 @@ mod durability;
 mod faults;
 mod helpers;
 mod ingest;
+mod limits;
 mod payloads;
 mod register;
 mod sink;
