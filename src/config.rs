@@ -80,6 +80,7 @@ pub struct WriterSettings {
 pub struct IngestSettings {
     pub timeout_ms: u64,
     pub rejected_body_bytes: usize,
+    pub dedup_window_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +281,10 @@ impl Settings {
 
     pub fn base_url(&self) -> &str {
         self.base_url.trim_end_matches('/')
+    }
+
+    pub fn dedup_window(&self) -> Duration {
+        Duration::from_secs(self.ingest.dedup_window_s)
     }
 
     /// The server-side bound on one batch: the writer's commit timeout.

@@ -36,7 +36,12 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(settings.log.format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            orderhook::store::open(&settings.store, settings.statement_timeout()).await?;
+            orderhook::store::open(
+                &settings.store,
+                settings.statement_timeout(),
+                settings.dedup_window(),
+            )
+            .await?;
             tracing::info!("migrations applied");
             Ok(())
         }

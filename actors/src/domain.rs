@@ -118,14 +118,21 @@ pub struct NewEvent {
     pub payload: Option<String>,
     pub error_message: Option<String>,
     pub received_at: OffsetDateTime,
+    /// SHA-256 of the raw body, for accepted rows: a provider's retry of the
+    /// same request is recognised by it.
+    pub body_sha256: Option<[u8; 32]>,
 }
 
 /// What the store answers for each appended row, after COMMIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AppendedEvent {
+    /// The new row's id, or for a duplicate the id of the event it repeats.
     pub id: EventId,
     /// The tenant's sequence number, for sequenced statuses.
     pub seq: Option<i64>,
+    /// The body repeats one accepted for the tenant within the dedup window;
+    /// nothing was stored.
+    pub duplicate: bool,
 }
 
 /// An event as the store keeps it.

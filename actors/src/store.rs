@@ -31,8 +31,11 @@ impl StoreError {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Commits all rows in one transaction, giving each sequenced row its
-    /// tenant's next sequence number in slice order. Returns one outcome per
-    /// row, in order, only after the commit.
+    /// tenant's next sequence number in slice order. A row whose
+    /// `body_sha256` matches an accepted row of its tenant within the store's
+    /// dedup window (or an earlier row of the batch) is not stored: its
+    /// outcome names the original. Returns one outcome per row, in order,
+    /// only after the commit.
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StoreError>;
 
     async fn upsert_registration(&self, upsert: RegistrationUpsert)

@@ -339,7 +339,9 @@ struct Waiting {
 
 impl Waiting {
     fn settle(self, result: Result<AppendedEvent, StoreError>, event: NewEvent) {
-        if let (Ok(appended), Some(tenant)) = (&result, &self.notify) {
+        if let (Ok(appended), Some(tenant)) = (&result, &self.notify)
+            && !appended.duplicate
+        {
             let deliverable = (event.status == EventStatus::Pending)
                 .then(|| appended.seq.map(|seq| deliverable(event, seq)))
                 .flatten();

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use orderhook_actors::domain::{EventId, EventStatus, NewEvent, Registration, TenantKey};
 use secrecy::ExposeSecret;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -24,7 +25,8 @@ pub struct Accepted {
     success: bool,
     event_id: EventId,
     processed_at: String,
-    /// `pending` (will be delivered) or `ignored` (the tenant did not subscribe).
+    /// `pending` (will be delivered), `ignored` (the tenant did not subscribe)
+    /// or `duplicate` (a repeat of `eventId`, which was accepted earlier).
     status: &'static str,
 }
 
@@ -110,6 +112,7 @@ pub async fn receive_webhook(
         payload: Some(String::from_utf8_lossy(&body).into_owned()),
         error_message: None,
         received_at,
+        body_sha256: Some(Sha256::digest(&body).into()),
     };
     let committed = app.engine.ingest(event).await?;
     Ok(Json(Accepted {
@@ -118,7 +121,11 @@ pub async fn receive_webhook(
         processed_at: OffsetDateTime::now_utc()
             .format(&Rfc3339)
             .expect("now is representable in RFC 3339"),
-        status: status.as_str(),
+        status: if committed.duplicate {
+            "duplicate"
+        } else {
+            status.as_str()
+        },
     }))
 }
 
@@ -162,6 +169,7 @@ fn log_rejected(
         payload: Some(String::from_utf8_lossy(kept).replace('\0', "\u{FFFD}")),
         error_message: Some(reason),
         received_at,
+        body_sha256: None,
     };
     if !app.engine.log_rejected(event) {
         tracing::warn!(tenant = %registration.tenant, "writer queue full; rejected request not logged");

@@ -29,6 +29,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub struct EmbeddedStore {
     jobs: mpsc::UnboundedSender<Job>,
+    /// How long an accepted body counts as seen: a repeat within it is a duplicate.
+    dedup_window: std::time::Duration,
 }
 
 impl EmbeddedStore {
@@ -56,7 +58,15 @@ impl EmbeddedStore {
                 }
             })?;
         opened.await??;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            dedup_window: super::DEFAULT_DEDUP_WINDOW,
+        })
+    }
+
+    pub fn with_dedup_window(mut self, window: std::time::Duration) -> Self {
+        self.dedup_window = window;
+        self
     }
 
     /// Runs `f` on the store's thread and waits for its answer.
@@ -143,10 +153,65 @@ fn conversion(message: String) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(message.into())
 }
 
-fn append(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<AppendedEvent>> {
+/// For each row, the event it repeats: an accepted row of the tenant with the
+/// same body hash inside the window, or an earlier row of the same batch.
+fn find_repeats(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[NewEvent],
+    since: i64,
+) -> rusqlite::Result<Vec<Option<EventId>>> {
+    let mut lookup = tx.prepare_cached(
+        "SELECT id FROM webhook_logs
+         WHERE client_id = ?1 AND provider = ?2 AND body_sha256 = ?3 AND created_at > ?4
+         ORDER BY created_at LIMIT 1",
+    )?;
+    let mut in_batch: HashMap<(&TenantKey, [u8; 32]), EventId> = HashMap::new();
+    let mut repeats = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(hash) = event.body_sha256 else {
+            repeats.push(None);
+            continue;
+        };
+        let stored: Option<String> = lookup
+            .query_row(
+                params![
+                    &*event.tenant.client_id,
+                    &*event.tenant.provider,
+                    &hash[..],
+                    since
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let original = match stored {
+            Some(id) => Some(EventId(uuid_of(&id)?)),
+            None => in_batch.get(&(&event.tenant, hash)).copied(),
+        };
+        if original.is_none() {
+            in_batch.insert((&event.tenant, hash), event.id);
+        }
+        repeats.push(original);
+    }
+    Ok(repeats)
+}
+
+fn append(
+    conn: &mut Connection,
+    events: &[NewEvent],
+    dedup_window: std::time::Duration,
+) -> rusqlite::Result<Vec<AppendedEvent>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let since = micros(OffsetDateTime::now_utc() - dedup_window);
+    let repeats = find_repeats(&tx, events, since)?;
+    let fresh = || {
+        events
+            .iter()
+            .zip(&repeats)
+            .filter(|(_, repeat)| repeat.is_none())
+            .map(|(event, _)| event)
+    };
     let mut next_seq: HashMap<Uuid, i64> = HashMap::new();
-    for event in events.iter().filter(|e| e.status.is_sequenced()) {
+    for event in fresh().filter(|e| e.status.is_sequenced()) {
         if let Some(webhook_id) = event.webhook_id {
             *next_seq.entry(webhook_id).or_default() += 1;
         }
@@ -175,10 +240,18 @@ fn append(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<Ap
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO webhook_logs (id, webhook_id, provider, client_id, event_type, status,
-                                       seq, payload, error_message, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                       seq, payload, error_message, created_at, body_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for event in events {
+        for (event, repeat) in events.iter().zip(&repeats) {
+            if let Some(original) = repeat {
+                appended.push(AppendedEvent {
+                    id: *original,
+                    seq: None,
+                    duplicate: true,
+                });
+                continue;
+            }
             let next = match (event.status.is_sequenced(), event.webhook_id) {
                 (true, Some(webhook_id)) => next_seq.get_mut(&webhook_id),
                 _ => None,
@@ -198,8 +271,13 @@ fn append(conn: &mut Connection, events: &[NewEvent]) -> rusqlite::Result<Vec<Ap
                 event.payload,
                 event.error_message,
                 micros(event.received_at),
+                event.body_sha256.as_ref().map(|h| &h[..]),
             ])?;
-            appended.push(AppendedEvent { id: event.id, seq });
+            appended.push(AppendedEvent {
+                id: event.id,
+                seq,
+                duplicate: false,
+            });
         }
     }
     tx.commit()?;
@@ -417,7 +495,8 @@ fn requeue_failed(conn: &mut Connection, id: EventId) -> rusqlite::Result<Requeu
 impl Store for EmbeddedStore {
     async fn append_events(&self, events: &[NewEvent]) -> Result<Vec<AppendedEvent>, StoreError> {
         let events = events.to_vec();
-        self.run(move |conn| append(conn, &events)).await
+        let window = self.dedup_window;
+        self.run(move |conn| append(conn, &events, window)).await
     }
 
     async fn upsert_registration(

@@ -23,6 +23,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "delivery",
         sql: include_str!("../../migrations/postgres/0002_delivery.sql"),
     },
+    Migration {
+        version: 3,
+        name: "dedup",
+        sql: include_str!("../../migrations/postgres/0003_dedup.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -35,6 +40,11 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         name: "delivery",
         sql: include_str!("../../migrations/sqlite/0002_delivery.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "dedup",
+        sql: include_str!("../../migrations/sqlite/0003_dedup.sql"),
     },
 ];
 

@@ -14,12 +14,16 @@ use secrecy::ExposeSecret;
 
 use crate::config::StoreSettings;
 
+/// How long an accepted body counts as seen when nothing else is configured.
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
 /// Opens the store the settings name (Postgres when a URL is set) and brings
 /// its schema up to date. `statement_timeout` bounds each statement (a batch
 /// commit) on the database server.
 pub async fn open(
     settings: &StoreSettings,
     statement_timeout: Duration,
+    dedup_window: Duration,
 ) -> anyhow::Result<Arc<dyn Store>> {
     use anyhow::Context;
     match &settings.url {
@@ -32,7 +36,7 @@ pub async fn open(
             )
             .await
             .context("opening the Postgres store (store.url / DATABASE_URL)")?;
-            Ok(Arc::new(store))
+            Ok(Arc::new(store.with_dedup_window(dedup_window)))
         }
         None => {
             let store = embedded::EmbeddedStore::open(&settings.data_dir)
@@ -43,7 +47,7 @@ pub async fn open(
                         settings.data_dir.display()
                     )
                 })?;
-            Ok(Arc::new(store))
+            Ok(Arc::new(store.with_dedup_window(dedup_window)))
         }
     }
 }

@@ -30,12 +30,29 @@ use super::unavailable;
 const APPEND_EVENTS: &str = "
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::timestamptz[], $10::bool[])
+                       $7::text[], $8::text[], $9::timestamptz[], $10::bool[], $11::bytea[])
     WITH ORDINALITY AS t(id, webhook_id, provider, client_id, event_type, status,
-                         payload, error_message, created_at, sequenced, ord)
+                         payload, error_message, created_at, sequenced, body_sha256, ord)
+),
+repeats AS (
+  SELECT i.ord, COALESCE(
+    (SELECT l.id FROM webhook_logs l
+     WHERE l.client_id = i.client_id AND l.provider = i.provider
+       AND l.body_sha256 = i.body_sha256
+       AND l.created_at > now() - make_interval(secs => $12)
+     ORDER BY l.created_at LIMIT 1),
+    (SELECT e.id FROM input e
+     WHERE e.client_id = i.client_id AND e.provider = i.provider
+       AND e.body_sha256 = i.body_sha256 AND e.ord < i.ord
+     ORDER BY e.ord LIMIT 1)) AS original
+  FROM input i WHERE i.body_sha256 IS NOT NULL
+),
+fresh AS (
+  SELECT i.* FROM input i
+  WHERE NOT EXISTS (SELECT 1 FROM repeats r WHERE r.ord = i.ord AND r.original IS NOT NULL)
 ),
 wanted AS (
-  SELECT webhook_id, count(*) AS n FROM input
+  SELECT webhook_id, count(*) AS n FROM fresh
   WHERE sequenced AND webhook_id IS NOT NULL GROUP BY webhook_id
 ),
 locked AS (
@@ -46,16 +63,23 @@ bumped AS (
   FROM wanted JOIN locked ON locked.id = wanted.webhook_id
   WHERE w.id = wanted.webhook_id
   RETURNING w.id, w.last_seq - wanted.n AS base
+),
+inserted AS (
+  INSERT INTO webhook_logs
+    (id, webhook_id, provider, client_id, event_type, status, seq, payload, error_message,
+     created_at, body_sha256)
+  SELECT i.id, i.webhook_id, i.provider, i.client_id, i.event_type, i.status,
+         CASE WHEN i.sequenced THEN
+           b.base + row_number() OVER (PARTITION BY i.webhook_id, i.sequenced ORDER BY i.ord)
+         END,
+         i.payload, i.error_message, i.created_at, i.body_sha256
+  FROM fresh i LEFT JOIN bumped b ON b.id = i.webhook_id
+  RETURNING id, seq
 )
-INSERT INTO webhook_logs
-  (id, webhook_id, provider, client_id, event_type, status, seq, payload, error_message, created_at)
-SELECT i.id, i.webhook_id, i.provider, i.client_id, i.event_type, i.status,
-       CASE WHEN i.sequenced THEN
-         b.base + row_number() OVER (PARTITION BY i.webhook_id, i.sequenced ORDER BY i.ord)
-       END,
-       i.payload, i.error_message, i.created_at
-FROM input i LEFT JOIN bumped b ON b.id = i.webhook_id
-RETURNING id, seq";
+SELECT id, seq, NULL::uuid AS original FROM inserted
+UNION ALL
+SELECT i.id, NULL::bigint, r.original FROM repeats r JOIN input i ON i.ord = r.ord
+WHERE r.original IS NOT NULL";
 
 const UPSERT_REGISTRATION: &str = "
 INSERT INTO webhooks (id, client_id, provider, url, events, secret_key)
@@ -105,6 +129,8 @@ WHERE l.id = latest.event_id AND l.attempts <= latest.attempt";
 
 pub struct PostgresStore {
     pool: Pool,
+    /// How long an accepted body counts as seen: a repeat within it is a duplicate.
+    dedup_window: Duration,
 }
 
 impl PostgresStore {
@@ -143,7 +169,15 @@ impl PostgresStore {
             .build()?;
         let mut client = pool.get().await?;
         migrate_postgres(&mut client).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            dedup_window: super::DEFAULT_DEDUP_WINDOW,
+        })
+    }
+
+    pub fn with_dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window = window;
+        self
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -259,6 +293,11 @@ impl Store for PostgresStore {
         let errors: Vec<Option<&str>> = events.iter().map(|e| e.error_message.as_deref()).collect();
         let received: Vec<OffsetDateTime> = events.iter().map(|e| e.received_at).collect();
         let sequenced: Vec<bool> = events.iter().map(|e| e.status.is_sequenced()).collect();
+        let hashes: Vec<Option<&[u8]>> = events
+            .iter()
+            .map(|e| e.body_sha256.as_ref().map(|h| &h[..]))
+            .collect();
+        let window = self.dedup_window.as_secs_f64();
 
         let client = self.client().await?;
         let statement = client
@@ -279,20 +318,35 @@ impl Store for PostgresStore {
                     &errors,
                     &received,
                     &sequenced,
+                    &hashes,
+                    &window,
                 ],
             )
             .await
             .map_err(classify)?;
         // RETURNING does not promise input order; match rows back by id.
-        let mut seqs: HashMap<Uuid, Option<i64>> =
-            rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        let mut outcomes: HashMap<Uuid, (Option<i64>, Option<Uuid>)> = rows
+            .iter()
+            .map(|row| (row.get(0), (row.get(1), row.get(2))))
+            .collect();
         events
             .iter()
             .map(|e| {
-                let seq = seqs.remove(&e.id.0).ok_or_else(|| {
+                let (seq, original) = outcomes.remove(&e.id.0).ok_or_else(|| {
                     StoreError::Internal(format!("event {} was not stored", e.id))
                 })?;
-                Ok(AppendedEvent { id: e.id, seq })
+                Ok(match original {
+                    Some(original) => AppendedEvent {
+                        id: EventId(original),
+                        seq: None,
+                        duplicate: true,
+                    },
+                    None => AppendedEvent {
+                        id: e.id,
+                        seq,
+                        duplicate: false,
+                    },
+                })
             })
             .collect()
     }

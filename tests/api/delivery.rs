@@ -479,3 +479,45 @@ async fn events_of_providers_that_hang_up_early_are_delivered_anyway() {
     delivered.dedup();
     assert_eq!(delivered.len(), REQUESTS, "each once");
 }
+
+#[tokio::test]
+async fn a_repeated_request_is_one_event_and_one_delivery_even_across_a_restart() {
+    let sink = Sink::start().await;
+    let mut app = app_with(&[]).await;
+    let secret = app
+        .register_to("c1", "careem", &["order.created"], &sink.url)
+        .await;
+    let body = order_body("order.created");
+    let first = json_body(app.send_signed("careem", "c1", &secret, &body).await).await;
+    let again = json_body(app.send_signed("careem", "c1", &secret, &body).await).await;
+    assert_eq!(first["status"], "pending");
+    assert_eq!(again["status"], "duplicate");
+    assert_eq!(
+        again["eventId"], first["eventId"],
+        "the repeat names the original"
+    );
+
+    // Same order, different body (a later timestamp): a new event.
+    let changed = body.replace("2024-09-27T10:30:00Z", "2024-09-27T10:31:00Z");
+    let other = json_body(app.send_signed("careem", "c1", &secret, &changed).await).await;
+    assert_eq!(other["status"], "pending");
+    assert_ne!(other["eventId"], first["eventId"]);
+    assert!(sink.wait_for_accepted(2, Duration::from_secs(5)).await);
+
+    app.stop().await;
+    let restarted = app.spawn_on_same_store(FAST_RETRIES).await;
+    let after = json_body(restarted.send_signed("careem", "c1", &secret, &body).await).await;
+    assert_eq!(
+        after["status"], "duplicate",
+        "the store remembers across restarts"
+    );
+    assert_eq!(after["eventId"], first["eventId"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.accepted_ids().len(), 2, "one delivery per event");
+    let stored = restarted
+        .store()
+        .tenant_events(&TenantKey::new("c1", "careem"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+}

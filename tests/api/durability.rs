@@ -10,6 +10,33 @@ use uuid::Uuid;
 
 use crate::helpers::{StoreKind, TestApp, json_body, order_body};
 
+/// These tests flood tenants on purpose: rate limits would refuse most of it.
+const GENEROUS_LIMITS: &[(&str, &str)] = &[
+    ("ORDERHOOK_PROVIDERS__TALABAT__RATE_LIMIT__BURST", "100000"),
+    (
+        "ORDERHOOK_PROVIDERS__TALABAT__RATE_LIMIT__PER_MINUTE",
+        "100000",
+    ),
+    (
+        "ORDERHOOK_PROVIDERS__DELIVEROO__RATE_LIMIT__BURST",
+        "100000",
+    ),
+    (
+        "ORDERHOOK_PROVIDERS__DELIVEROO__RATE_LIMIT__PER_MINUTE",
+        "100000",
+    ),
+    ("ORDERHOOK_PROVIDERS__JAHEZ__RATE_LIMIT__BURST", "100000"),
+    (
+        "ORDERHOOK_PROVIDERS__JAHEZ__RATE_LIMIT__PER_MINUTE",
+        "100000",
+    ),
+    ("ORDERHOOK_PROVIDERS__CAREEM__RATE_LIMIT__BURST", "100000"),
+    (
+        "ORDERHOOK_PROVIDERS__CAREEM__RATE_LIMIT__PER_MINUTE",
+        "100000",
+    ),
+];
+
 const TENANTS: [(&str, &str, &str); 4] = [
     ("client_a", "careem", "order.created"),
     ("client_b", "talabat", "order_notification"),
@@ -88,7 +115,7 @@ async fn assert_all_committed_in_gap_free_order(
 
 #[tokio::test]
 async fn every_200_is_committed_once_with_gap_free_sequences_on_postgres() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = Arc::new(TestApp::spawn_with(StoreKind::Postgres, GENEROUS_LIMITS).await);
     let accepted = flood(&app, 150).await;
     assert_eq!(accepted.values().map(Vec::len).sum::<usize>(), 600);
     assert_all_committed_in_gap_free_order(&app, &accepted).await;
@@ -96,7 +123,7 @@ async fn every_200_is_committed_once_with_gap_free_sequences_on_postgres() {
 
 #[tokio::test]
 async fn every_200_is_committed_once_with_gap_free_sequences_on_the_embedded_store() {
-    let app = Arc::new(TestApp::spawn_with(StoreKind::Embedded, &[]).await);
+    let app = Arc::new(TestApp::spawn_with(StoreKind::Embedded, GENEROUS_LIMITS).await);
     let accepted = flood(&app, 50).await;
     assert_all_committed_in_gap_free_order(&app, &accepted).await;
 }
@@ -107,9 +134,13 @@ async fn small_batches_and_a_batching_delay_keep_the_same_promises() {
         TestApp::spawn_with(
             StoreKind::Postgres,
             &[
-                ("ORDERHOOK_WRITER__MAX_BATCH_ROWS", "7"),
-                ("ORDERHOOK_WRITER__MAX_BATCH_DELAY_MS", "3"),
-            ],
+                GENEROUS_LIMITS,
+                &[
+                    ("ORDERHOOK_WRITER__MAX_BATCH_ROWS", "7"),
+                    ("ORDERHOOK_WRITER__MAX_BATCH_DELAY_MS", "3"),
+                ],
+            ]
+            .concat(),
         )
         .await,
     );
@@ -119,7 +150,7 @@ async fn small_batches_and_a_batching_delay_keep_the_same_promises() {
 
 #[tokio::test]
 async fn a_graceful_stop_mid_stream_keeps_every_acknowledged_event() {
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_with(StoreKind::Postgres, GENEROUS_LIMITS).await;
     let secret = app.register("c1", "careem", &["order.created"]).await;
     let url = app.url("/webhooks/careem/c1");
     let http = app.http.clone();

@@ -67,6 +67,7 @@ contract!(appends_number_each_tenant_gap_free_in_order);
 contract!(a_refused_batch_stores_nothing_and_uses_no_numbers);
 contract!(events_read_back_as_written);
 contract!(migrations_apply_once_and_reopen_cleanly);
+contract!(a_repeated_body_is_answered_with_the_original_and_not_stored);
 
 async fn register(store: &dyn Store, client: &str, provider: &str) -> Uuid {
     store
@@ -94,6 +95,7 @@ fn event(webhook_id: Option<Uuid>, client: &str, provider: &str, status: EventSt
         payload: Some(r#"{"event_type":"order.created", "data": {"x": "\u0000 ü"}}"#.into()),
         error_message: None,
         received_at: OffsetDateTime::now_utc(),
+        body_sha256: None,
     }
 }
 
@@ -302,4 +304,57 @@ async fn migrations_apply_once_and_reopen_cleanly(store: Arc<dyn Store>, backing
         .await
         .unwrap();
     assert_eq!(next[0].seq, Some(2));
+}
+
+async fn a_repeated_body_is_answered_with_the_original_and_not_stored(
+    store: Arc<dyn Store>,
+    _: &Backing,
+) {
+    let a = register(&*store, "a", "careem").await;
+    let b = register(&*store, "b", "careem").await;
+    let hashed = |webhook: Uuid, client: &str, hash: u8| NewEvent {
+        body_sha256: Some([hash; 32]),
+        ..event(Some(webhook), client, "careem", EventStatus::Pending)
+    };
+    let first = hashed(a, "a", 1);
+    let stored = store
+        .append_events(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored[0],
+        orderhook_actors::domain::AppendedEvent {
+            id: first.id,
+            seq: Some(1),
+            duplicate: false
+        }
+    );
+
+    let batch = [
+        hashed(a, "a", 1), // a repeat of `first`
+        hashed(b, "b", 1), // same body, other tenant: not a repeat
+        hashed(a, "a", 2),
+        hashed(a, "a", 2), // a repeat inside the batch
+        event(Some(a), "a", "careem", EventStatus::Pending), // no hash: never a repeat
+    ];
+    let outcomes = store.append_events(&batch).await.unwrap();
+    assert_eq!(
+        (outcomes[0].id, outcomes[0].seq, outcomes[0].duplicate),
+        (first.id, None, true)
+    );
+    assert_eq!((outcomes[1].seq, outcomes[1].duplicate), (Some(1), false));
+    assert_eq!((outcomes[2].seq, outcomes[2].duplicate), (Some(2), false));
+    assert_eq!((outcomes[3].id, outcomes[3].duplicate), (batch[2].id, true));
+    assert_eq!(
+        (outcomes[4].seq, outcomes[4].duplicate),
+        (Some(3), false),
+        "repeats take no number"
+    );
+    assert!(store.find_event(batch[0].id).await.unwrap().is_none());
+    assert!(store.find_event(batch[3].id).await.unwrap().is_none());
+    let a_events = store
+        .tenant_events(&TenantKey::new("a", "careem"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(a_events.len(), 3);
 }
