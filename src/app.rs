@@ -49,12 +49,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = store::open(
-            &settings.store,
-            settings.statement_timeout(),
-            settings.dedup_window(),
-        )
-        .await?;
+        let store = store::open(&settings).await?;
         Self::build_with_store(settings, store).await
     }
 

@@ -25,6 +25,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub base_url: String,
     pub admin_token: Option<SecretString>,
+    /// 32 bytes, base64: the key tenants' secrets are sealed with at rest.
+    pub encryption_key: Option<SecretString>,
     pub server: ServerSettings,
     pub store: StoreSettings,
     pub writer: WriterSettings,

@@ -14,10 +14,11 @@
 //! - [`delivery`]: the HTTP client that forwards events to the restaurant,
 //!   Standard Webhooks signing, and the private-network guard.
 //! - [`registrations`]: the short-lived cache of tenants' registrations.
-//! - [`secrets`]: generated secrets and tokens.
+//! - [`secrets`]: generated secrets and tokens; [`cipher`]: secrets encrypted at rest.
 //! - [`client_id`]: what a clientId may be.
 
 pub mod app;
+pub mod cipher;
 pub mod client_id;
 pub mod config;
 pub mod delivery;

@@ -36,12 +36,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(settings.log.format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            orderhook::store::open(
-                &settings.store,
-                settings.statement_timeout(),
-                settings.dedup_window(),
-            )
-            .await?;
+            orderhook::store::open(&settings).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

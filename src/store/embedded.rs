@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use orderhook_actors::domain::{
@@ -15,13 +16,14 @@ use orderhook_actors::domain::{
 };
 use orderhook_actors::store::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::migrations::migrate_sqlite;
 use super::unavailable;
+use crate::cipher::{KEY_CHECK_NAME, SecretCipher, tenant_context};
 
 const FILE_NAME: &str = "orderhook.db";
 
@@ -29,20 +31,23 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub struct EmbeddedStore {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Seals tenants' secrets before they are written, opens them when read.
+    cipher: Arc<SecretCipher>,
     /// How long an accepted body counts as seen: a repeat within it is a duplicate.
     dedup_window: std::time::Duration,
 }
 
 impl EmbeddedStore {
-    pub async fn open(data_dir: &Path) -> Result<Self, anyhow::Error> {
+    pub async fn open(data_dir: &Path, cipher: Arc<SecretCipher>) -> Result<Self, anyhow::Error> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(FILE_NAME);
         let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
         let (ready, opened) = oneshot::channel();
+        let checker = cipher.clone();
         std::thread::Builder::new()
             .name("orderhook-store".into())
             .spawn(move || {
-                let mut conn = match open_connection(&path) {
+                let mut conn = match open_connection(&path, &checker) {
                     Ok(conn) => {
                         let _ = ready.send(Ok(()));
                         conn
@@ -60,6 +65,7 @@ impl EmbeddedStore {
         opened.await??;
         Ok(Self {
             jobs,
+            cipher,
             dedup_window: super::DEFAULT_DEDUP_WINDOW,
         })
     }
@@ -109,14 +115,39 @@ impl EmbeddedStore {
     }
 }
 
-fn open_connection(path: &Path) -> Result<Connection, anyhow::Error> {
+fn open_connection(path: &Path, cipher: &SecretCipher) -> Result<Connection, anyhow::Error> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     migrate_sqlite(&mut conn)?;
+    check_key(&conn, cipher)?;
     Ok(conn)
+}
+
+/// Refuses to start with a key other than the one this file's secrets were sealed with.
+fn check_key(conn: &Connection, cipher: &SecretCipher) -> Result<(), anyhow::Error> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM orderhook_meta WHERE key = ?1",
+            params![KEY_CHECK_NAME],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match cipher.check_key(stored.as_deref()) {
+        Ok(Some(value)) => {
+            conn.execute(
+                "INSERT INTO orderhook_meta (key, value) VALUES (?1, ?2)",
+                params![KEY_CHECK_NAME, value],
+            )?;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(_) => anyhow::bail!(
+            "the encryption key (ORDERHOOK_ENCRYPTION_KEY or data/encryption.key) is not the one this store's secrets were sealed with"
+        ),
+    }
 }
 
 fn classify(err: rusqlite::Error) -> StoreError {
@@ -287,17 +318,22 @@ fn append(
 const REGISTRATION_COLUMNS: &str =
     "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
 
-fn registration_from(row: &Row<'_>) -> rusqlite::Result<Registration> {
+fn registration_from(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<Registration> {
     let events: String = row.get("events")?;
+    let client_id: String = row.get("client_id")?;
+    let provider: String = row.get("provider")?;
+    let secret = cipher
+        .open(
+            &row.get::<_, String>("secret_key")?,
+            &tenant_context(&client_id, &provider),
+        )
+        .map_err(|err| conversion(err.to_string()))?;
     Ok(Registration {
         webhook_id: uuid_of(&row.get::<_, String>("id")?)?,
-        tenant: TenantKey::new(
-            row.get::<_, String>("client_id")?,
-            row.get::<_, String>("provider")?,
-        ),
+        tenant: TenantKey::new(client_id, provider),
         url: row.get("url")?,
         events: serde_json::from_str(&events).map_err(|err| conversion(err.to_string()))?,
-        secret: SecretString::from(row.get::<_, String>("secret_key")?),
+        secret,
         is_active: row.get("is_active")?,
         created_at: from_micros(row.get("created_at")?)?,
         updated_at: from_micros(row.get("updated_at")?)?,
@@ -307,24 +343,32 @@ fn registration_from(row: &Row<'_>) -> rusqlite::Result<Registration> {
 fn find_registration(
     conn: &Connection,
     tenant: &TenantKey,
+    cipher: &SecretCipher,
 ) -> rusqlite::Result<Option<Registration>> {
     conn.prepare_cached(&format!(
         "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE client_id = ?1 AND provider = ?2"
     ))?
-    .query_row(
-        params![&*tenant.client_id, &*tenant.provider],
-        registration_from,
-    )
+    .query_row(params![&*tenant.client_id, &*tenant.provider], |row| {
+        registration_from(row, cipher)
+    })
     .optional()
 }
 
-fn upsert(conn: &mut Connection, upsert: RegistrationUpsert) -> rusqlite::Result<Upserted> {
+fn upsert(
+    conn: &mut Connection,
+    upsert: RegistrationUpsert,
+    cipher: &SecretCipher,
+) -> rusqlite::Result<Upserted> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = micros(OffsetDateTime::now_utc());
     let events =
         serde_json::to_string(&upsert.events).map_err(|err| conversion(err.to_string()))?;
-    let given = upsert.secret.as_ref().map(|s| s.expose_secret().to_owned());
-    let created = find_registration(&tx, &upsert.tenant)?.is_none();
+    let context = tenant_context(&upsert.tenant.client_id, &upsert.tenant.provider);
+    let given = upsert
+        .secret
+        .as_ref()
+        .map(|s| cipher.seal(s.expose_secret(), &context));
+    let created = find_registration(&tx, &upsert.tenant, cipher)?.is_none();
     if created {
         tx.execute(
             "INSERT INTO webhooks (id, client_id, provider, url, events, secret_key, created_at, updated_at)
@@ -335,7 +379,7 @@ fn upsert(conn: &mut Connection, upsert: RegistrationUpsert) -> rusqlite::Result
                 &*upsert.tenant.provider,
                 upsert.url,
                 events,
-                given.unwrap_or_else(|| upsert.generated_secret.expose_secret().to_owned()),
+                given.unwrap_or_else(|| cipher.seal(upsert.generated_secret.expose_secret(), &context)),
                 now,
             ],
         )?;
@@ -354,7 +398,7 @@ fn upsert(conn: &mut Connection, upsert: RegistrationUpsert) -> rusqlite::Result
             ],
         )?;
     }
-    let registration = find_registration(&tx, &upsert.tenant)?
+    let registration = find_registration(&tx, &upsert.tenant, cipher)?
         .ok_or_else(|| conversion("registration vanished inside its transaction".into()))?;
     tx.commit()?;
     Ok(Upserted {
@@ -503,7 +547,9 @@ impl Store for EmbeddedStore {
         &self,
         registration: RegistrationUpsert,
     ) -> Result<Upserted, StoreError> {
-        self.run(move |conn| upsert(conn, registration)).await
+        let cipher = self.cipher.clone();
+        self.run(move |conn| upsert(conn, registration, &cipher))
+            .await
     }
 
     async fn find_registration(
@@ -511,7 +557,9 @@ impl Store for EmbeddedStore {
         tenant: &TenantKey,
     ) -> Result<Option<Registration>, StoreError> {
         let tenant = tenant.clone();
-        self.run(move |conn| find_registration(conn, &tenant)).await
+        let cipher = self.cipher.clone();
+        self.run(move |conn| find_registration(conn, &tenant, &cipher))
+            .await
     }
 
     async fn find_event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {

@@ -28,6 +28,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "dedup",
         sql: include_str!("../../migrations/postgres/0003_dedup.sql"),
     },
+    Migration {
+        version: 4,
+        name: "meta",
+        sql: include_str!("../../migrations/postgres/0004_meta.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -45,6 +50,11 @@ pub const SQLITE: &[Migration] = &[
         version: 3,
         name: "dedup",
         sql: include_str!("../../migrations/sqlite/0003_dedup.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "meta",
+        sql: include_str!("../../migrations/sqlite/0004_meta.sql"),
     },
 ];
 

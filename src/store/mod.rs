@@ -12,42 +12,50 @@ use std::time::Duration;
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::ExposeSecret;
 
-use crate::config::StoreSettings;
+use crate::cipher::SecretCipher;
+use crate::config::{Settings, StoreSettings};
 
 /// How long an accepted body counts as seen when nothing else is configured.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
-/// Opens the store the settings name (Postgres when a URL is set) and brings
-/// its schema up to date. `statement_timeout` bounds each statement (a batch
-/// commit) on the database server.
-pub async fn open(
-    settings: &StoreSettings,
-    statement_timeout: Duration,
-    dedup_window: Duration,
-) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store the settings name (Postgres when a URL is set), brings its
+/// schema up to date, and checks the encryption key against it.
+pub async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     use anyhow::Context;
-    match &settings.url {
+    let store_settings = &settings.store;
+    let cipher = Arc::new(
+        SecretCipher::load(settings.encryption_key.as_ref(), &store_settings.data_dir)
+            .context("loading the encryption key (ORDERHOOK_ENCRYPTION_KEY)")?,
+    );
+    match &store_settings.url {
         Some(url) => {
+            if settings.encryption_key.is_none() {
+                tracing::warn!(
+                    "no ORDERHOOK_ENCRYPTION_KEY: secrets are sealed with a key kept in the data \
+                     directory; instances sharing this database must share that key"
+                );
+            }
             let store = postgres::PostgresStore::connect(
                 url.expose_secret(),
-                settings.pool_size,
-                Duration::from_millis(settings.connect_timeout_ms),
-                statement_timeout,
+                store_settings.pool_size,
+                Duration::from_millis(store_settings.connect_timeout_ms),
+                settings.statement_timeout(),
+                cipher,
             )
             .await
             .context("opening the Postgres store (store.url / DATABASE_URL)")?;
-            Ok(Arc::new(store.with_dedup_window(dedup_window)))
+            Ok(Arc::new(store.with_dedup_window(settings.dedup_window())))
         }
         None => {
-            let store = embedded::EmbeddedStore::open(&settings.data_dir)
+            let store = embedded::EmbeddedStore::open(&store_settings.data_dir, cipher)
                 .await
                 .with_context(|| {
                     format!(
                         "opening the embedded store in {}",
-                        settings.data_dir.display()
+                        store_settings.data_dir.display()
                     )
                 })?;
-            Ok(Arc::new(store.with_dedup_window(dedup_window)))
+            Ok(Arc::new(store.with_dedup_window(settings.dedup_window())))
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use orderhook_actors::domain::{
     RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 use super::migrations::migrate_postgres;
 use super::unavailable;
+use crate::cipher::{KEY_CHECK_NAME, SecretCipher, tenant_context};
 
 const APPEND_EVENTS: &str = "
 WITH input AS (
@@ -129,6 +131,8 @@ WHERE l.id = latest.event_id AND l.attempts <= latest.attempt";
 
 pub struct PostgresStore {
     pool: Pool,
+    /// Seals tenants' secrets before they are written, opens them when read.
+    cipher: Arc<SecretCipher>,
     /// How long an accepted body counts as seen: a repeat within it is a duplicate.
     dedup_window: Duration,
 }
@@ -142,6 +146,7 @@ impl PostgresStore {
         pool_size: usize,
         connect_timeout: Duration,
         statement_timeout: Duration,
+        cipher: Arc<SecretCipher>,
     ) -> Result<Self, anyhow::Error> {
         let mut config = tokio_postgres::Config::from_str(url)?;
         config.connect_timeout(connect_timeout);
@@ -169,8 +174,10 @@ impl PostgresStore {
             .build()?;
         let mut client = pool.get().await?;
         migrate_postgres(&mut client).await?;
+        check_key(&client, &cipher).await?;
         Ok(Self {
             pool,
+            cipher,
             dedup_window: super::DEFAULT_DEDUP_WINDOW,
         })
     }
@@ -210,6 +217,36 @@ impl PostgresStore {
     }
 }
 
+/// Refuses to start with a key other than the one this database's secrets
+/// were sealed with.
+async fn check_key(
+    client: &tokio_postgres::Client,
+    cipher: &SecretCipher,
+) -> Result<(), anyhow::Error> {
+    let stored: Option<String> = client
+        .query_opt(
+            "SELECT value FROM orderhook_meta WHERE key = $1",
+            &[&KEY_CHECK_NAME],
+        )
+        .await?
+        .map(|row| row.get(0));
+    match cipher.check_key(stored.as_deref()) {
+        Ok(Some(value)) => {
+            client
+                .execute(
+                    "INSERT INTO orderhook_meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&KEY_CHECK_NAME, &value],
+                )
+                .await?;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(_) => anyhow::bail!(
+            "the encryption key (ORDERHOOK_ENCRYPTION_KEY) is not the one this database's secrets were sealed with"
+        ),
+    }
+}
+
 /// Sorts database errors into the engine's categories: data the store refused
 /// (possibly one row of a batch), the store being away, anything else.
 fn classify(err: tokio_postgres::Error) -> StoreError {
@@ -229,20 +266,22 @@ fn classify(err: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn registration_from(row: &Row) -> Registration {
-    Registration {
+fn registration_from(row: &Row, cipher: &SecretCipher) -> Result<Registration, StoreError> {
+    let client_id: &str = row.get("client_id");
+    let provider: &str = row.get("provider");
+    let secret = cipher
+        .open(row.get("secret_key"), &tenant_context(client_id, provider))
+        .map_err(|err| StoreError::Internal(err.to_string()))?;
+    Ok(Registration {
         webhook_id: row.get("id"),
-        tenant: TenantKey::new(
-            row.get::<_, &str>("client_id"),
-            row.get::<_, &str>("provider"),
-        ),
+        tenant: TenantKey::new(client_id, provider),
         url: row.get("url"),
         events: row.get("events"),
-        secret: SecretString::from(row.get::<_, String>("secret_key")),
+        secret,
         is_active: row.get("is_active"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
-    }
+    })
 }
 
 fn event_from(row: &Row) -> Result<StoredEvent, StoreError> {
@@ -360,7 +399,14 @@ impl Store for PostgresStore {
             .prepare_cached(UPSERT_REGISTRATION)
             .await
             .map_err(classify)?;
-        let given = upsert.secret.as_ref().map(|s| s.expose_secret());
+        let context = tenant_context(&upsert.tenant.client_id, &upsert.tenant.provider);
+        let given = upsert
+            .secret
+            .as_ref()
+            .map(|s| self.cipher.seal(s.expose_secret(), &context));
+        let generated = self
+            .cipher
+            .seal(upsert.generated_secret.expose_secret(), &context);
         let row = client
             .query_one(
                 &statement,
@@ -371,13 +417,13 @@ impl Store for PostgresStore {
                     &upsert.url,
                     &upsert.events,
                     &given,
-                    &upsert.generated_secret.expose_secret(),
+                    &generated,
                 ],
             )
             .await
             .map_err(classify)?;
         Ok(Upserted {
-            registration: registration_from(&row),
+            registration: registration_from(&row, &self.cipher)?,
             created: row.get("created"),
         })
     }
@@ -395,7 +441,9 @@ impl Store for PostgresStore {
             .query_opt(&statement, &[&&*tenant.client_id, &&*tenant.provider])
             .await
             .map_err(classify)?;
-        Ok(row.as_ref().map(registration_from))
+        row.as_ref()
+            .map(|row| registration_from(row, &self.cipher))
+            .transpose()
     }
 
     async fn find_event(&self, id: EventId) -> Result<Option<StoredEvent>, StoreError> {

@@ -21,6 +21,7 @@ fn orderhook(dir: &std::path::Path) -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("ORDERHOOK_ADMIN_TOKEN")
         .env_remove("ORDERHOOK_CONFIG")
+        .env_remove("ORDERHOOK_ENCRYPTION_KEY")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -109,6 +110,10 @@ async fn serves_on_the_embedded_default_prints_a_token_once_and_stops_on_sigterm
 async fn start_on(db_url: &str, dir: &std::path::Path, port: u16) -> Child {
     let child = orderhook(dir)
         .env("DATABASE_URL", db_url)
+        .env(
+            "ORDERHOOK_ENCRYPTION_KEY",
+            crate::helpers::TEST_ENCRYPTION_KEY,
+        )
         .env("ORDERHOOK_ADDR", format!("127.0.0.1:{port}"))
         .env("ORDERHOOK_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
         .env("ORDERHOOK_DELIVERY__ALLOW_PRIVATE_DESTINATIONS", "true")

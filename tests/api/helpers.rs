@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// 32 bytes of 0x01, base64.
+pub const TEST_ENCRYPTION_KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
 /// The server every test database is created on. Tests fail, never skip, when it is unreachable.
 pub fn postgres_admin_url() -> String {
@@ -119,6 +121,14 @@ impl TestApp {
     pub async fn spawn_on_same_store(&self, overrides: &[(&str, &str)]) -> Self {
         let settings = test_settings(self.db.as_ref(), None, overrides);
         Self::start(settings, None, None).await
+    }
+
+    /// Builds an app on this one's store without starting it, to see whether it builds.
+    pub async fn build_on_same_store(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> anyhow::Result<Application> {
+        Application::build(test_settings(self.db.as_ref(), None, overrides)).await
     }
 
     async fn start(
@@ -243,6 +253,10 @@ fn test_settings(
     let mut env: Vec<(String, String)> = vec![
         ("ORDERHOOK_ADDR".into(), "127.0.0.1:0".into()),
         ("ORDERHOOK_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        (
+            "ORDERHOOK_ENCRYPTION_KEY".into(),
+            TEST_ENCRYPTION_KEY.into(),
+        ),
         (
             "ORDERHOOK_BASE_URL".into(),
             "https://hooks.example.com".into(),

@@ -192,3 +192,52 @@ async fn unknown_routes_and_methods_answer_in_json() {
         "method_not_allowed"
     );
 }
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_and_a_wrong_key_stops_start_up() {
+    let app = TestApp::spawn().await;
+    let secret = app.register("c1", "careem", &["order.created"]).await;
+    let db = app.db.as_ref().unwrap().client().await;
+    let stored: String = db
+        .query_one(
+            "SELECT secret_key FROM webhooks WHERE client_id = 'c1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(stored.starts_with("v1:"), "{stored}");
+    assert!(!stored.contains(&secret), "not in clear");
+    // A sealed secret moved onto another tenant's row does not open there.
+    app.register("c2", "careem", &["order.created"]).await;
+    db.execute(
+        "UPDATE webhooks SET secret_key = $1 WHERE client_id = 'c2'",
+        &[&stored],
+    )
+    .await
+    .unwrap();
+    let moved = app
+        .store()
+        .find_registration(&orderhook_actors::domain::TenantKey::new("c2", "careem"))
+        .await;
+    assert!(moved.is_err(), "a sealed secret is bound to its own tenant");
+    let response = app
+        .send_signed("careem", "c1", &secret, &order_body("order.created"))
+        .await;
+    assert_eq!(response.status(), 200, "the right key opens the right row");
+
+    let other_key = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    let err = app
+        .build_on_same_store(&[("ORDERHOOK_ENCRYPTION_KEY", other_key)])
+        .await
+        .err()
+        .expect("a wrong key must not start");
+    let message = format!("{err:#}");
+    assert!(message.contains("encryption key"), "{message}");
+    let err = app
+        .build_on_same_store(&[("ORDERHOOK_ENCRYPTION_KEY", "too-short")])
+        .await
+        .err()
+        .expect("a malformed key must not start");
+    assert!(format!("{err:#}").contains("32 bytes"), "{err:#}");
+}

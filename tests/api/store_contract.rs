@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use orderhook::cipher::SecretCipher;
 use orderhook::store::embedded::EmbeddedStore;
 use orderhook::store::postgres::PostgresStore;
 use orderhook_actors::domain::{EventId, EventStatus, NewEvent, RegistrationUpsert, TenantKey};
@@ -29,15 +30,19 @@ async fn postgres() -> (Arc<dyn Store>, Backing) {
 async fn open_postgres(db: &TestDb) -> Arc<dyn Store> {
     let timeout = std::time::Duration::from_secs(5);
     Arc::new(
-        PostgresStore::connect(&db.url, 4, timeout, timeout)
+        PostgresStore::connect(&db.url, 4, timeout, timeout, test_cipher())
             .await
             .expect("postgres store"),
     )
 }
 
+fn test_cipher() -> Arc<SecretCipher> {
+    Arc::new(SecretCipher::from_key(&[7; 32]))
+}
+
 async fn embedded() -> (Arc<dyn Store>, Backing) {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path())
+    let store = EmbeddedStore::open(dir.path(), test_cipher())
         .await
         .expect("embedded store");
     (Arc::new(store), Backing::Embedded(dir))
@@ -292,7 +297,11 @@ async fn migrations_apply_once_and_reopen_cleanly(store: Arc<dyn Store>, backing
         .unwrap();
     let reopened: Arc<dyn Store> = match backing {
         Backing::Postgres(db) => open_postgres(db).await,
-        Backing::Embedded(dir) => Arc::new(EmbeddedStore::open(dir.path()).await.unwrap()),
+        Backing::Embedded(dir) => Arc::new(
+            EmbeddedStore::open(dir.path(), test_cipher())
+                .await
+                .unwrap(),
+        ),
     };
     let events = reopened
         .tenant_events(&TenantKey::new("a", "deliveroo"), 0, 10)
