@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ipnet::IpNet;
 use orderhook_actors::Engine;
 use orderhook_actors::store::Store;
 use secrecy::SecretString;
@@ -27,6 +28,8 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     pub registrations: Registrations,
     pub admin_token: SecretString,
+    /// `security.trusted_proxies`, parsed: whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpNet>,
     /// "postgres" or "embedded", for health output.
     pub store_kind: &'static str,
 }
@@ -94,9 +97,15 @@ impl Application {
                 store.clone(),
                 Duration::from_millis(settings.tenants.registration_cache_ttl_ms),
             ),
-            settings,
             store,
             engine,
+            trusted_proxies: settings
+                .security
+                .trusted_proxies
+                .iter()
+                .filter_map(|proxy| http::client_ip::parse_net(proxy))
+                .collect(),
+            settings,
             admin_token,
         }));
         Ok(Self {
@@ -125,7 +134,8 @@ impl Application {
         let grace = Duration::from_millis(self.state.settings.server.shutdown_timeout_ms);
         let router = http::router(self.state.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(());
         });

@@ -17,7 +17,13 @@ const ENV_PREFIX: &str = "ORDERHOOK";
 /// Names the config file; read by the CLI, not a key of the file.
 pub const CONFIG_FILE_ENV: &str = "ORDERHOOK_CONFIG";
 /// Keys holding lists, given in the environment comma-separated.
-const LIST_KEYS: &[(&str, &str)] = &[("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "retry.retry_delays_ms")];
+const LIST_KEYS: &[(&str, &str)] = &[
+    ("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "retry.retry_delays_ms"),
+    (
+        "ORDERHOOK_SECURITY__TRUSTED_PROXIES",
+        "security.trusted_proxies",
+    ),
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +38,7 @@ pub struct Settings {
     pub writer: WriterSettings,
     pub ingest: IngestSettings,
     pub tenants: TenantSettings,
+    pub security: SecuritySettings,
     pub delivery: DeliverySettings,
     pub retry: RetrySettings,
     pub providers: BTreeMap<String, ProviderSettings>,
@@ -93,6 +100,14 @@ pub struct TenantSettings {
     pub registration_cache_ttl_ms: u64,
     pub restart_backoff_ms: u64,
     pub restart_backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub allow_disabling_signatures: bool,
+    /// IPs or CIDRs.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -245,3 +245,32 @@ pub enum Requeue {
     NotFailed(EventStatus),
     Requeued(TenantKey, PendingEvent),
 }
+
+/// What a client changed of the server's defaults; `None` keeps the default.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientConfig {
+    pub retry_policy: Option<RetryOverride>,
+    pub signature_validation: Option<bool>,
+    /// IPs and CIDRs allowed to post the client's webhooks; empty allows all.
+    pub ip_whitelist: Option<Vec<String>>,
+    pub rate_limiting: Option<RateLimitOverride>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryOverride {
+    pub max_retries: u32,
+    /// Milliseconds.
+    pub retry_delays: Vec<u64>,
+    pub exponential_backoff: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitOverride {
+    pub enabled: bool,
+    /// With `window_ms`, replaces the provider's windows; `None` keeps them.
+    pub max_requests: Option<u32>,
+    pub window_ms: Option<u64>,
+}

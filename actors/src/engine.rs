@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use std::collections::HashMap;
 
 use crate::delivery::{Deliverer, DeliveryConfig};
-use crate::domain::{AppendedEvent, NewEvent, PendingEvent, Registration, TenantKey};
+use crate::domain::{AppendedEvent, ClientConfig, NewEvent, PendingEvent, Registration, TenantKey};
 use crate::limiter::RateWindow;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{
@@ -199,6 +199,18 @@ impl Engine {
             let _ = tenant
                 .actor
                 .send_message(TenantMessage::RegistrationChanged(registration.clone()));
+        }
+    }
+
+    /// Puts a client's changed configuration in force in its running tenant
+    /// actors; actors started later read it from the store.
+    pub fn client_config_changed(&self, client_id: &str, config: Arc<ClientConfig>) {
+        for tenant in self.tenants.iter() {
+            if &*tenant.key().client_id == client_id {
+                let _ = tenant
+                    .actor
+                    .send_message(TenantMessage::ClientConfigChanged(config.clone()));
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    AppendedEvent, AttemptRecord, EventId, NewEvent, PendingEvent, Registration,
+    AppendedEvent, AttemptRecord, ClientConfig, EventId, NewEvent, PendingEvent, Registration,
     RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 
@@ -77,6 +77,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Puts a `failed` event back to `pending` for a new round of attempts.
     async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError>;
+
+    /// Every registration of a client, one per provider.
+    async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError>;
+
+    /// The client's overrides of the server's defaults (empty when it has none).
+    async fn client_config(&self, client_id: &str) -> Result<ClientConfig, StoreError>;
+
+    async fn save_client_config(
+        &self,
+        client_id: &str,
+        config: &ClientConfig,
+    ) -> Result<(), StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

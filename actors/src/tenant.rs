@@ -19,12 +19,14 @@ use tokio::time::Instant;
 
 use crate::delivery::{Deliverer, DeliveryConfig, DeliveryOutcome, DeliveryRequest};
 use crate::domain::{
-    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
-    TenantKey,
+    AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
+    Registration, TenantKey,
 };
 use crate::engine::IngestError;
 use crate::limiter::{RateLimiter, RateWindow, WindowUsage};
+use crate::overrides;
 use crate::queue::DeliveryQueue;
+use crate::retry::RetryPolicy;
 use crate::store::Store;
 use crate::writer::{Admission, Append, WriterHandle};
 
@@ -67,6 +69,8 @@ pub enum TenantMessage {
     RegistrationChanged(Arc<Registration>),
     /// A failed event was put back by hand.
     Requeued(Box<PendingEvent>),
+    /// The client changed its configuration: new retry policy or rate limits, at once.
+    ClientConfigChanged(Arc<ClientConfig>),
     Health(RpcReplyPort<TenantHealth>),
     /// Makes the actor panic, so tests can prove the supervisor restarts it.
     #[cfg(feature = "fault-injection")]
@@ -95,6 +99,8 @@ pub struct TenantHealth {
     pub rate_limits: Vec<WindowUsage>,
     /// Requests refused by the rate limits since this actor started.
     pub rate_limited: u64,
+    /// False when the client turned signature validation off: loud on purpose.
+    pub signature_validation: bool,
     /// How many times the supervisor has restarted this tenant's actor.
     pub restarts: u32,
 }
@@ -131,7 +137,11 @@ pub struct TenantState {
     last_delivered_at: Option<OffsetDateTime>,
     committed: u64,
     last_seq: Option<i64>,
+    /// The provider's windows and the server's retry policy, before the client's overrides.
+    provider_limits: Vec<RateWindow>,
+    default_retry: RetryPolicy,
     limiter: RateLimiter,
+    signature_validation: bool,
     rate_limited: u64,
     /// Refusals not yet counted in a `rate_limited` row, and when the last row went.
     unlogged_refusals: u64,
@@ -158,6 +168,7 @@ impl Actor for TenantActor {
         // One timer per actor, not one per message: reconciling and idle checks share it.
         let period = tick_period(&args.delivery, args.idle_timeout);
         let ticker = myself.send_interval(period, || TenantMessage::Tick);
+        let default_retry = args.delivery.retry.clone();
         let mut state = TenantState {
             key: args.key,
             writer: args.writer,
@@ -175,7 +186,10 @@ impl Actor for TenantActor {
             last_delivered_at: None,
             committed: 0,
             last_seq: None,
-            limiter: RateLimiter::new(args.rate_limits),
+            limiter: RateLimiter::new(args.rate_limits.clone()),
+            provider_limits: args.rate_limits,
+            default_retry,
+            signature_validation: true,
             rate_limited: 0,
             unlogged_refusals: 0,
             last_refusal_row: None,
@@ -184,6 +198,11 @@ impl Actor for TenantActor {
         };
         // A store that is down now only delays delivery: the tick tries again.
         load_registration(&mut state).await;
+        match state.store.client_config(&state.key.client_id).await {
+            Ok(config) => apply_client_config(&mut state, &config),
+            Err(err) => tracing::warn!(tenant = %state.key, error = %err,
+                "cannot read the client's configuration; using the defaults"),
+        }
         Ok(state)
     }
 
@@ -272,6 +291,10 @@ impl Actor for TenantActor {
             TenantMessage::Requeued(event) => {
                 state.last_activity = Instant::now();
                 state.queue.requeue(*event);
+                pump(&myself, state).await;
+            }
+            TenantMessage::ClientConfigChanged(config) => {
+                apply_client_config(state, &config);
                 pump(&myself, state).await;
             }
             TenantMessage::Health(reply) => {
@@ -458,6 +481,17 @@ fn excerpt(mut text: String, limit: usize) -> String {
     text
 }
 
+/// Puts the client's retry policy and rate limits in force (the limiter
+/// starts afresh under its new windows).
+fn apply_client_config(state: &mut TenantState, config: &ClientConfig) {
+    state.config.retry = overrides::retry_policy(&state.default_retry, config);
+    state.limiter = RateLimiter::new(overrides::rate_windows(&state.provider_limits, config));
+    state.signature_validation = config.signature_validation != Some(false);
+    if !state.signature_validation {
+        tracing::warn!(tenant = %state.key, "signature validation is OFF for this tenant");
+    }
+}
+
 /// Counts a refused request and, at most every `RATE_LIMITED_ROW_EVERY`,
 /// logs one `rate_limited` row saying how many were refused (without bodies).
 fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
@@ -504,6 +538,7 @@ fn health(state: &TenantState) -> TenantHealth {
         last_delivered_at: state.last_delivered_at,
         rate_limits: state.limiter.usage(Instant::now()),
         rate_limited: state.rate_limited,
+        signature_validation: state.signature_validation,
         restarts: state.restarts,
     }
 }

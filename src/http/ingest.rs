@@ -3,8 +3,10 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use orderhook_actors::domain::{EventId, EventStatus, NewEvent, Registration, TenantKey};
 use secrecy::ExposeSecret;
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::client_ip;
 use super::error::{ApiError, ApiPath};
 use crate::app::AppState;
 use crate::client_id;
@@ -32,6 +35,7 @@ pub struct Accepted {
 
 pub async fn receive_webhook(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiPath((provider_name, client_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -65,14 +69,28 @@ pub async fn receive_webhook(
         .filter(|registration| registration.is_active)
         .ok_or_else(unknown_tenant)?;
 
+    let rules = app.registrations.client_rules(&tenant.client_id).await?;
+    let caller = client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
+    if !client_ip::allowed(caller, &rules.allowlist) {
+        let reason = format!("address {caller} is not on the client's allowlist");
+        log_rejected(&app, &registration, &body, received_at, reason);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("address {caller} may not post this client's webhooks"),
+        ));
+    }
+    // Off only when the client asked for it and the server allows it.
+    let verify = rules.signatures_required() || !app.settings.security.allow_disabling_signatures;
     let request = SignedRequest {
         headers: &headers,
         body: &body,
         client_id: &tenant.client_id,
         now: received_at.unix_timestamp(),
     };
-    if let Err(err) =
-        provider.authenticate(&request, registration.secret.expose_secret().as_bytes())
+    if verify
+        && let Err(err) =
+            provider.authenticate(&request, registration.secret.expose_secret().as_bytes())
     {
         log_rejected(
             &app,

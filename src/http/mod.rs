@@ -1,5 +1,7 @@
 //! The HTTP edge: routes, and the layers every request passes through.
 
+mod client_config;
+pub mod client_ip;
 mod error;
 mod health;
 mod ingest;
@@ -44,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/webhooks/register", post(register::register_webhook))
         .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
+        .route(
+            "/api/webhooks/config/{client_id}",
+            get(client_config::get_client_config).put(client_config::put_client_config),
+        )
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .fallback(not_found)

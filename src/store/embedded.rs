@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use orderhook_actors::domain::{
-    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
-    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
+    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -648,6 +648,58 @@ impl Store for EmbeddedStore {
 
     async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError> {
         self.run(move |conn| requeue_failed(conn, id)).await
+    }
+
+    async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {
+        let client_id = client_id.to_owned();
+        let cipher = self.cipher.clone();
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE client_id = ?1 ORDER BY provider"
+            ))?
+            .query_map(params![client_id], |row| registration_from(row, &cipher))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn client_config(&self, client_id: &str) -> Result<ClientConfig, StoreError> {
+        let client_id = client_id.to_owned();
+        let json: Option<String> = self
+            .run(move |conn| {
+                conn.query_row(
+                    "SELECT config FROM client_configs WHERE client_id = ?1",
+                    params![client_id],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        match json {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|err| StoreError::Internal(format!("unreadable client config: {err}"))),
+            None => Ok(ClientConfig::default()),
+        }
+    }
+
+    async fn save_client_config(
+        &self,
+        client_id: &str,
+        config: &ClientConfig,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(config).map_err(|err| StoreError::Internal(err.to_string()))?;
+        let client_id = client_id.to_owned();
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO client_configs (client_id, config, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (client_id) DO UPDATE SET config = excluded.config,
+                                                       updated_at = excluded.updated_at",
+                params![client_id, json, micros(OffsetDateTime::now_utc())],
+            )
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

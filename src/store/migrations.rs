@@ -33,6 +33,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "meta",
         sql: include_str!("../../migrations/postgres/0004_meta.sql"),
     },
+    Migration {
+        version: 5,
+        name: "client_configs",
+        sql: include_str!("../../migrations/postgres/0005_client_configs.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -55,6 +60,11 @@ pub const SQLITE: &[Migration] = &[
         version: 4,
         name: "meta",
         sql: include_str!("../../migrations/sqlite/0004_meta.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "client_configs",
+        sql: include_str!("../../migrations/sqlite/0005_client_configs.sql"),
     },
 ];
 

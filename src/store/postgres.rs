@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use orderhook_actors::domain::{
-    AppendedEvent, AttemptRecord, EventId, EventStatus, NewEvent, PendingEvent, Registration,
-    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
+    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::ExposeSecret;
@@ -593,6 +593,52 @@ impl Store for PostgresStore {
             row.get::<_, &str>("provider"),
         );
         Ok(Requeue::Requeued(tenant, pending_from(&row)))
+    }
+
+    async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE client_id = $1 ORDER BY provider"
+        );
+        let rows = client.query(&sql, &[&client_id]).await.map_err(classify)?;
+        rows.iter()
+            .map(|row| registration_from(row, &self.cipher))
+            .collect()
+    }
+
+    async fn client_config(&self, client_id: &str) -> Result<ClientConfig, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT config FROM client_configs WHERE client_id = $1",
+                &[&client_id],
+            )
+            .await
+            .map_err(classify)?;
+        match row {
+            Some(row) => serde_json::from_str(row.get(0))
+                .map_err(|err| StoreError::Internal(format!("unreadable client config: {err}"))),
+            None => Ok(ClientConfig::default()),
+        }
+    }
+
+    async fn save_client_config(
+        &self,
+        client_id: &str,
+        config: &ClientConfig,
+    ) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(config).map_err(|err| StoreError::Internal(err.to_string()))?;
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO client_configs (client_id, config) VALUES ($1, $2)
+                 ON CONFLICT (client_id) DO UPDATE SET config = EXCLUDED.config, updated_at = now()",
+                &[&client_id, &json],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

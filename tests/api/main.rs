@@ -9,6 +9,7 @@ mod helpers;
 mod ingest;
 mod limits;
 mod payloads;
+mod protection;
 mod register;
 mod sink;
 mod store_contract;
