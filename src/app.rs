@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::delivery::HttpDeliverer;
 use crate::registrations::Registrations;
+use crate::server::{self, ConnectionLimits};
 use crate::{http, secrets, store};
 
 /// What every handler can reach.
@@ -131,22 +132,25 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grace = Duration::from_millis(self.state.settings.server.shutdown_timeout_ms);
+        let settings = &self.state.settings.server;
+        let grace = Duration::from_millis(settings.shutdown_timeout_ms);
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
+            max_headers: settings.max_headers,
+        };
         let router = http::router(self.state.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let server = tokio::spawn(server::serve(self.listener, router, limits, async move {
             shutdown.await;
             let _ = stopping.send(());
-        });
-        let server = tokio::spawn(server.into_future());
+        }));
         // Requests in flight get `grace` to finish once shutdown begins.
         let served = async {
             let _ = stopped.await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("server task")?.context("serving HTTP")?,
+            result = server => result.context("server task")?,
             () = served => tracing::warn!("requests still in flight after the shutdown grace period"),
         }
         self.state.engine.shutdown(grace).await;

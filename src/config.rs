@@ -63,6 +63,8 @@ pub struct LogSettings {
 pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
+    pub max_headers: usize,
     pub shutdown_timeout_ms: u64,
 }
 
@@ -249,6 +251,11 @@ impl Settings {
                 self.server.body_limit_bytes as u64,
             ),
             ("server.request_timeout_ms", self.server.request_timeout_ms),
+            (
+                "server.header_read_timeout_ms",
+                self.server.header_read_timeout_ms,
+            ),
+            ("server.max_headers", self.server.max_headers as u64),
             ("store.pool_size", self.store.pool_size as u64),
             ("store.connect_timeout_ms", self.store.connect_timeout_ms),
             ("writer.max_batch_rows", self.writer.max_batch_rows as u64),

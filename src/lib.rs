@@ -8,7 +8,8 @@
 //!
 //! - [`config`]: layered, validated settings.
 //! - [`app`]: wiring and shutdown.
-//! - [`http`]: routes, handlers, the error format.
+//! - [`http`]: routes, handlers, the error format; [`server`]: the
+//!   connection loop with its timeouts.
 //! - [`providers`]: one file per provider, and payload validation.
 //! - [`store`]: Postgres and the embedded SQLite store, and their migrations.
 //! - [`delivery`]: the HTTP client that forwards events to the restaurant,
@@ -26,4 +27,5 @@ pub mod http;
 pub mod providers;
 pub mod registrations;
 pub mod secrets;
+pub mod server;
 pub mod store;

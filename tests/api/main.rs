@@ -4,6 +4,7 @@
 mod binary;
 mod delivery;
 mod durability;
+mod edge;
 mod faults;
 mod helpers;
 mod ingest;
