@@ -110,6 +110,7 @@ pub struct SecuritySettings {
     pub allow_disabling_signatures: bool,
     /// IPs or CIDRs.
     pub trusted_proxies: Vec<String>,
+    pub rotation_grace_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

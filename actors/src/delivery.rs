@@ -16,6 +16,9 @@ pub struct DeliveryRequest {
     pub tenant: TenantKey,
     pub url: String,
     pub secret: SecretString,
+    /// During a rotation's grace period, the replaced secret: deliveries carry
+    /// a signature by each, so the client may switch keys at its own pace.
+    pub previous_secret: Option<SecretString>,
     pub event: PendingEvent,
     pub attempt: i32,
 }

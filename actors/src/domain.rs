@@ -161,6 +161,8 @@ pub struct Registration {
     pub url: String,
     pub events: Vec<String>,
     pub secret: SecretString,
+    /// The secret a rotation replaced, and until when it still counts.
+    pub previous_secret: Option<(SecretString, OffsetDateTime)>,
     pub is_active: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -169,6 +171,14 @@ pub struct Registration {
 impl Registration {
     pub fn subscribes_to(&self, event_type: &str) -> bool {
         self.events.iter().any(|e| e == event_type)
+    }
+
+    /// The replaced secret, while its grace period lasts.
+    pub fn previous_secret_at(&self, now: OffsetDateTime) -> Option<&SecretString> {
+        self.previous_secret
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(secret, _)| secret)
     }
 }
 

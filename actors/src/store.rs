@@ -78,6 +78,15 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a `failed` event back to `pending` for a new round of attempts.
     async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError>;
 
+    /// Replaces a registration's secret with `secret`; the old one stays valid
+    /// until `old_valid_until`. `None` when there is no such registration.
+    async fn rotate_secret(
+        &self,
+        webhook_id: uuid::Uuid,
+        secret: secrecy::SecretString,
+        old_valid_until: time::OffsetDateTime,
+    ) -> Result<Option<Registration>, StoreError>;
+
     /// Every registration of a client, one per provider.
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError>;
 

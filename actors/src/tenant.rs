@@ -388,6 +388,7 @@ async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
         tenant: state.key.clone(),
         url: registration.url.clone(),
         secret: registration.secret.clone(),
+        previous_secret: registration.previous_secret_at(now).cloned(),
         event: head.clone(),
         attempt,
     };

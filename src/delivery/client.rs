@@ -102,7 +102,17 @@ impl Deliverer for HttpDeliverer {
         };
         let id = request.event.id.to_string();
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-        let signature = signing::sign(request.secret.expose_secret(), &id, timestamp, &body);
+        let mut signature = signing::sign(request.secret.expose_secret(), &id, timestamp, &body);
+        if let Some(previous) = &request.previous_secret {
+            // Standard Webhooks: several signatures, space-separated; any one may match.
+            signature.push(' ');
+            signature.push_str(&signing::sign(
+                previous.expose_secret(),
+                &id,
+                timestamp,
+                &body,
+            ));
+        }
         let started = Instant::now();
         let sent = self
             .client

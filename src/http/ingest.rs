@@ -20,7 +20,7 @@ use super::error::{ApiError, ApiPath};
 use crate::app::AppState;
 use crate::client_id;
 use crate::providers::payload::{self, PayloadError};
-use crate::providers::{self, AuthError, SignedRequest};
+use crate::providers::{self, AuthError, Provider, SignedRequest};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,10 +88,7 @@ pub async fn receive_webhook(
         client_id: &tenant.client_id,
         now: received_at.unix_timestamp(),
     };
-    if verify
-        && let Err(err) =
-            provider.authenticate(&request, registration.secret.expose_secret().as_bytes())
-    {
+    if verify && let Err(err) = authenticate(provider, &request, &registration, received_at) {
         log_rejected(
             &app,
             &registration,
@@ -145,6 +142,23 @@ pub async fn receive_webhook(
             status.as_str()
         },
     }))
+}
+
+/// Checks the request against the tenant's secret and, during a rotation's
+/// grace period, the secret it replaced.
+fn authenticate(
+    provider: &dyn Provider,
+    request: &SignedRequest<'_>,
+    registration: &Registration,
+    now: OffsetDateTime,
+) -> Result<(), AuthError> {
+    let current = provider.authenticate(request, registration.secret.expose_secret().as_bytes());
+    match (current, registration.previous_secret_at(now)) {
+        (Err(_), Some(previous)) => provider
+            .authenticate(request, previous.expose_secret().as_bytes())
+            .map_err(|_| AuthError::BadCredentials),
+        (result, _) => result,
+    }
 }
 
 fn auth_error(err: AuthError) -> ApiError {

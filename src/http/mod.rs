@@ -8,6 +8,7 @@ mod ingest;
 mod operator;
 mod register;
 mod retry;
+mod rotate;
 
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/webhooks/register", post(register::register_webhook))
         .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
+        .route(
+            "/api/webhooks/{webhook_id}/rotate-secret",
+            post(rotate::rotate_secret),
+        )
         .route(
             "/api/webhooks/config/{client_id}",
             get(client_config::get_client_config).put(client_config::put_client_config),

@@ -315,25 +315,34 @@ fn append(
     Ok(appended)
 }
 
-const REGISTRATION_COLUMNS: &str =
-    "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
+const REGISTRATION_COLUMNS: &str = "id, client_id, provider, url, events, secret_key, is_active,
+     created_at, updated_at, previous_secret_key, previous_secret_expires_at";
 
 fn registration_from(row: &Row<'_>, cipher: &SecretCipher) -> rusqlite::Result<Registration> {
     let events: String = row.get("events")?;
     let client_id: String = row.get("client_id")?;
     let provider: String = row.get("provider")?;
-    let secret = cipher
-        .open(
-            &row.get::<_, String>("secret_key")?,
-            &tenant_context(&client_id, &provider),
-        )
-        .map_err(|err| conversion(err.to_string()))?;
+    let context = tenant_context(&client_id, &provider);
+    let open = |sealed: &str| {
+        cipher
+            .open(sealed, &context)
+            .map_err(|err| conversion(err.to_string()))
+    };
+    let secret = open(&row.get::<_, String>("secret_key")?)?;
+    let previous_secret = match (
+        row.get::<_, Option<String>>("previous_secret_key")?,
+        row.get::<_, Option<i64>>("previous_secret_expires_at")?,
+    ) {
+        (Some(sealed), Some(until)) => Some((open(&sealed)?, from_micros(until)?)),
+        _ => None,
+    };
     Ok(Registration {
         webhook_id: uuid_of(&row.get::<_, String>("id")?)?,
         tenant: TenantKey::new(client_id, provider),
         url: row.get("url")?,
         events: serde_json::from_str(&events).map_err(|err| conversion(err.to_string()))?,
         secret,
+        previous_secret,
         is_active: row.get("is_active")?,
         created_at: from_micros(row.get("created_at")?)?,
         updated_at: from_micros(row.get("updated_at")?)?,
@@ -648,6 +657,41 @@ impl Store for EmbeddedStore {
 
     async fn requeue_failed(&self, id: EventId) -> Result<Requeue, StoreError> {
         self.run(move |conn| requeue_failed(conn, id)).await
+    }
+
+    async fn rotate_secret(
+        &self,
+        webhook_id: Uuid,
+        secret: secrecy::SecretString,
+        old_valid_until: OffsetDateTime,
+    ) -> Result<Option<Registration>, StoreError> {
+        let cipher = self.cipher.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = webhook_id.to_string();
+            let tenant: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT client_id, provider FROM webhooks WHERE id = ?1",
+                    params![id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((client_id, provider)) = tenant else {
+                return Ok(None);
+            };
+            let sealed = cipher.seal(secret.expose_secret(), &tenant_context(&client_id, &provider));
+            tx.execute(
+                "UPDATE webhooks SET previous_secret_key = secret_key, previous_secret_expires_at = ?3,
+                                     secret_key = ?2, updated_at = ?4
+                 WHERE id = ?1",
+                params![id, sealed, micros(old_valid_until), micros(OffsetDateTime::now_utc())],
+            )?;
+            let registration =
+                find_registration(&tx, &TenantKey::new(client_id, provider), &cipher)?;
+            tx.commit()?;
+            Ok(registration)
+        })
+        .await
     }
 
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {

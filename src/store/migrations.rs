@@ -38,6 +38,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "client_configs",
         sql: include_str!("../../migrations/postgres/0005_client_configs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "rotation",
+        sql: include_str!("../../migrations/postgres/0006_rotation.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -65,6 +70,11 @@ pub const SQLITE: &[Migration] = &[
         version: 5,
         name: "client_configs",
         sql: include_str!("../../migrations/sqlite/0005_client_configs.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "rotation",
+        sql: include_str!("../../migrations/sqlite/0006_rotation.sql"),
     },
 ];
 

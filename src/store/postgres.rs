@@ -90,10 +90,10 @@ ON CONFLICT (client_id, provider) DO UPDATE
   SET url = EXCLUDED.url, events = EXCLUDED.events,
       secret_key = COALESCE($6, webhooks.secret_key), is_active = true, updated_at = now()
 RETURNING id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at,
-          (xmax = 0) AS created";
+          previous_secret_key, previous_secret_expires_at, (xmax = 0) AS created";
 
-const REGISTRATION_COLUMNS: &str =
-    "id, client_id, provider, url, events, secret_key, is_active, created_at, updated_at";
+const REGISTRATION_COLUMNS: &str = "id, client_id, provider, url, events, secret_key, is_active,
+     created_at, updated_at, previous_secret_key, previous_secret_expires_at";
 
 const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload,
      error_message, created_at, attempts, next_retry_at, delivered_at";
@@ -269,15 +269,27 @@ fn classify(err: tokio_postgres::Error) -> StoreError {
 fn registration_from(row: &Row, cipher: &SecretCipher) -> Result<Registration, StoreError> {
     let client_id: &str = row.get("client_id");
     let provider: &str = row.get("provider");
-    let secret = cipher
-        .open(row.get("secret_key"), &tenant_context(client_id, provider))
-        .map_err(|err| StoreError::Internal(err.to_string()))?;
+    let context = tenant_context(client_id, provider);
+    let open = |sealed: &str| {
+        cipher
+            .open(sealed, &context)
+            .map_err(|err| StoreError::Internal(err.to_string()))
+    };
+    let secret = open(row.get("secret_key"))?;
+    let previous_secret = match (
+        row.get::<_, Option<&str>>("previous_secret_key"),
+        row.get::<_, Option<OffsetDateTime>>("previous_secret_expires_at"),
+    ) {
+        (Some(sealed), Some(until)) => Some((open(sealed)?, until)),
+        _ => None,
+    };
     Ok(Registration {
         webhook_id: row.get("id"),
         tenant: TenantKey::new(client_id, provider),
         url: row.get("url"),
         events: row.get("events"),
         secret,
+        previous_secret,
         is_active: row.get("is_active"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
@@ -593,6 +605,39 @@ impl Store for PostgresStore {
             row.get::<_, &str>("provider"),
         );
         Ok(Requeue::Requeued(tenant, pending_from(&row)))
+    }
+
+    async fn rotate_secret(
+        &self,
+        webhook_id: Uuid,
+        secret: secrecy::SecretString,
+        old_valid_until: OffsetDateTime,
+    ) -> Result<Option<Registration>, StoreError> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT client_id, provider FROM webhooks WHERE id = $1",
+                &[&webhook_id],
+            )
+            .await
+            .map_err(classify)?
+        else {
+            return Ok(None);
+        };
+        let context = tenant_context(row.get(0), row.get(1));
+        let sealed = self.cipher.seal(secret.expose_secret(), &context);
+        let sql = format!(
+            "UPDATE webhooks SET previous_secret_key = secret_key, previous_secret_expires_at = $3,
+                                 secret_key = $2, updated_at = now()
+             WHERE id = $1 RETURNING {REGISTRATION_COLUMNS}"
+        );
+        let row = client
+            .query_opt(&sql, &[&webhook_id, &sealed, &old_valid_until])
+            .await
+            .map_err(classify)?;
+        row.as_ref()
+            .map(|row| registration_from(row, &self.cipher))
+            .transpose()
     }
 
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {

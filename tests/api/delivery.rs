@@ -521,3 +521,87 @@ async fn a_repeated_request_is_one_event_and_one_delivery_even_across_a_restart(
         .unwrap();
     assert_eq!(stored.len(), 2);
 }
+
+#[tokio::test]
+async fn a_rotated_secret_overlaps_with_the_old_one_for_the_grace_period() {
+    let sink = Sink::start().await;
+    let app = app_with(&[("ORDERHOOK_SECURITY__ROTATION_GRACE_S", "2")]).await;
+    let old = app
+        .register_to("c1", "careem", &["order.created"], &sink.url)
+        .await;
+    let registered = app
+        .store()
+        .find_registration(&TenantKey::new("c1", "careem"))
+        .await
+        .unwrap()
+        .unwrap();
+    let rotate = |id: String, token: Option<&'static str>| {
+        let mut request = app
+            .http
+            .post(app.url(&format!("/api/webhooks/{id}/rotate-secret")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        rotate(registered.webhook_id.to_string(), None)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        rotate(Uuid::now_v7().to_string(), Some(ADMIN_TOKEN))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let rotated = json_body(
+        rotate(registered.webhook_id.to_string(), Some(ADMIN_TOKEN))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let new = rotated["secretKey"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["previousSecretValidUntil"].is_string());
+
+    // During the grace period both secrets are accepted, and deliveries carry both signatures.
+    accept(&app, "c1", &old, "order.created").await;
+    accept(&app, "c1", &new, "order.created").await;
+    assert!(sink.wait_for_accepted(2, Duration::from_secs(5)).await);
+    for delivery in sink.received() {
+        let header = |name: &str| delivery.headers[name].to_str().unwrap().to_owned();
+        let (id, timestamp) = (header("webhook-id"), header("webhook-timestamp"));
+        let signatures: Vec<String> = header("webhook-signature")
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(signatures.len(), 2);
+        assert!(signatures.contains(&expected_signature(&new, &id, &timestamp, &delivery.body)));
+        assert!(signatures.contains(&expected_signature(&old, &id, &timestamp, &delivery.body)));
+    }
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let expired = app
+        .send_signed("careem", "c1", &old, &order_body("order.created"))
+        .await;
+    assert_eq!(
+        expired.status(),
+        401,
+        "after the grace period only the new secret counts"
+    );
+    accept(&app, "c1", &new, "order.created").await;
+    assert!(sink.wait_for_accepted(3, Duration::from_secs(5)).await);
+    let last = sink.received().pop().unwrap();
+    let signature = last.headers["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !signature.contains(' '),
+        "one signature once the old secret expired: {signature}"
+    );
+}
