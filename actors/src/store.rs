@@ -99,6 +99,27 @@ pub trait Store: Send + Sync + 'static {
         config: &ClientConfig,
     ) -> Result<(), StoreError>;
 
+    /// Keeps a new client key (its SHA-256 only).
+    async fn create_client_key(
+        &self,
+        key_id: uuid::Uuid,
+        client_id: &str,
+        key_sha256: [u8; 32],
+    ) -> Result<(), StoreError>;
+
+    /// The client a live (unrevoked) key belongs to, with the key's id.
+    async fn find_client_key(
+        &self,
+        key_sha256: [u8; 32],
+    ) -> Result<Option<(uuid::Uuid, String)>, StoreError>;
+
+    /// Revokes a client's key; false when the client has no such live key.
+    async fn revoke_client_key(
+        &self,
+        client_id: &str,
+        key_id: uuid::Uuid,
+    ) -> Result<bool, StoreError>;
+
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::client_ip::parse_net;
 use axum::extract::rejection::JsonRejection;
 
+use super::access::Caller;
 use super::error::{ApiError, ApiPath};
-use super::operator::Operator;
 use crate::app::AppState;
 use crate::client_id;
 
@@ -82,22 +82,22 @@ pub struct ConfigChange {
 }
 
 pub async fn get_client_config(
-    _: Operator,
+    caller: Caller,
     State(app): State<AppState>,
     ApiPath(client): ApiPath<String>,
 ) -> Result<Json<ConfigView>, ApiError> {
-    let registrations = known_client(&app, &client).await?;
+    let registrations = known_client(&app, &caller, &client).await?;
     let config = app.store.client_config(&client).await?;
     Ok(Json(view(&app, client, &registrations, &config)))
 }
 
 pub async fn put_client_config(
-    _: Operator,
+    caller: Caller,
     State(app): State<AppState>,
     ApiPath(client): ApiPath<String>,
     change: Result<Json<ConfigChange>, JsonRejection>,
 ) -> Result<Json<ConfigView>, ApiError> {
-    let registrations = known_client(&app, &client).await?;
+    let registrations = known_client(&app, &caller, &client).await?;
     // A value of the wrong type or sign is a bad value like any other: 400, and
     // serde's message names the field's path.
     let Json(change) = change.map_err(|rejection| match rejection {
@@ -119,10 +119,15 @@ pub async fn put_client_config(
     Ok(Json(view(&app, client, &registrations, &merged)))
 }
 
-/// A client is known once it has registered a webhook; others are 404.
-async fn known_client(app: &AppState, client: &str) -> Result<Vec<Registration>, ApiError> {
+/// A client is known once it has registered a webhook; others are 404, and so
+/// is any client but its own for a client key.
+pub async fn known_client(
+    app: &AppState,
+    caller: &Caller,
+    client: &str,
+) -> Result<Vec<Registration>, ApiError> {
     let not_found = || ApiError::not_found("unknown_client", format!("no client {client:?}"));
-    if !client_id::is_valid(client) {
+    if !client_id::is_valid(client) || !caller.may_see(client) {
         return Err(not_found());
     }
     let registrations = app.store.client_registrations(client).await?;

@@ -1,11 +1,13 @@
 //! The HTTP edge: routes, and the layers every request passes through.
 
+mod access;
 mod client_config;
 pub mod client_ip;
+mod client_keys;
 mod error;
 mod health;
 mod ingest;
-mod operator;
+mod logs;
 mod register;
 mod retry;
 mod rotate;
@@ -47,6 +49,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/webhooks/register", post(register::register_webhook))
         .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
+        .route("/api/webhooks/logs/{log_id}", get(logs::get_log))
+        .route(
+            "/api/clients/{client_id}/keys",
+            post(client_keys::create_client_key),
+        )
+        .route(
+            "/api/clients/{client_id}/keys/{key_id}",
+            axum::routing::delete(client_keys::revoke_client_key),
+        )
         .route(
             "/api/webhooks/{webhook_id}/rotate-secret",
             post(rotate::rotate_secret),

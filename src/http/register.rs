@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
 
+use super::access::Operator;
 use super::error::{ApiError, ApiJson};
-use super::operator::Operator;
 use crate::app::AppState;
 use crate::delivery::destination;
 use crate::{client_id, providers, secrets};

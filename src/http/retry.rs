@@ -8,8 +8,8 @@ use orderhook_actors::domain::{EventId, Requeue};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::access::Caller;
 use super::error::{ApiError, ApiPath};
-use super::operator::Operator;
 use crate::app::AppState;
 
 #[derive(Serialize)]
@@ -21,12 +21,19 @@ pub struct RetryStarted {
 }
 
 pub async fn retry_webhook(
-    _: Operator,
+    caller: Caller,
     State(app): State<AppState>,
     ApiPath(log_id): ApiPath<String>,
 ) -> Result<Json<RetryStarted>, ApiError> {
     let not_found = || ApiError::not_found("unknown_event", format!("no event {log_id:?}"));
     let id = EventId(Uuid::parse_str(&log_id).map_err(|_| not_found())?);
+    // A client key may retry only its own client's events.
+    if let Caller::Client(_) = caller {
+        let event = app.store.find_event(id).await?.ok_or_else(not_found)?;
+        if !caller.may_see(&event.tenant.client_id) {
+            return Err(not_found());
+        }
+    }
     match app.store.requeue_failed(id).await? {
         Requeue::NotFound => Err(not_found()),
         Requeue::NotFailed(status) => Err(ApiError::new(

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::access::Caller;
 use super::error::{ApiError, ApiPath};
-use super::operator::Operator;
 use crate::app::AppState;
 use crate::secrets;
 
@@ -29,12 +29,19 @@ pub struct Rotated {
 }
 
 pub async fn rotate_secret(
-    _: Operator,
+    caller: Caller,
     State(app): State<AppState>,
     ApiPath(webhook_id): ApiPath<String>,
 ) -> Result<Json<Rotated>, ApiError> {
     let not_found = || ApiError::not_found("unknown_webhook", format!("no webhook {webhook_id:?}"));
     let id = Uuid::parse_str(&webhook_id).map_err(|_| not_found())?;
+    // A client key may rotate only its own client's secrets.
+    if let Caller::Client(client) = &caller {
+        let own = app.store.client_registrations(client).await?;
+        if !own.iter().any(|r| r.webhook_id == id) {
+            return Err(not_found());
+        }
+    }
     let grace = Duration::from_secs(app.settings.security.rotation_grace_s);
     let until = OffsetDateTime::now_utc() + grace;
     let registration = app

@@ -746,6 +746,59 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn create_client_key(
+        &self,
+        key_id: Uuid,
+        client_id: &str,
+        key_sha256: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let client_id = client_id.to_owned();
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO client_keys (id, client_id, key_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key_id.to_string(), client_id, &key_sha256[..], micros(OffsetDateTime::now_utc())],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn find_client_key(
+        &self,
+        key_sha256: [u8; 32],
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        let found: Option<(String, String)> = self
+            .run(move |conn| {
+                conn.query_row(
+                    "SELECT id, client_id FROM client_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL",
+                    params![&key_sha256[..]],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+            })
+            .await?;
+        found
+            .map(|(id, client)| {
+                Ok((
+                    uuid_of(&id).map_err(|err| StoreError::Internal(err.to_string()))?,
+                    client,
+                ))
+            })
+            .transpose()
+    }
+
+    async fn revoke_client_key(&self, client_id: &str, key_id: Uuid) -> Result<bool, StoreError> {
+        let client_id = client_id.to_owned();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE client_keys SET revoked_at = ?3 WHERE id = ?1 AND client_id = ?2 AND revoked_at IS NULL",
+                params![key_id.to_string(), client_id, micros(OffsetDateTime::now_utc())],
+            )
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await

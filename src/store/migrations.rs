@@ -43,6 +43,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "rotation",
         sql: include_str!("../../migrations/postgres/0006_rotation.sql"),
     },
+    Migration {
+        version: 7,
+        name: "client_keys",
+        sql: include_str!("../../migrations/postgres/0007_client_keys.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -75,6 +80,11 @@ pub const SQLITE: &[Migration] = &[
         version: 6,
         name: "rotation",
         sql: include_str!("../../migrations/sqlite/0006_rotation.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "client_keys",
+        sql: include_str!("../../migrations/sqlite/0007_client_keys.sql"),
     },
 ];
 

@@ -686,6 +686,51 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn create_client_key(
+        &self,
+        key_id: Uuid,
+        client_id: &str,
+        key_sha256: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO client_keys (id, client_id, key_sha256) VALUES ($1, $2, $3)",
+                &[&key_id, &client_id, &&key_sha256[..]],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn find_client_key(
+        &self,
+        key_sha256: [u8; 32],
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, client_id FROM client_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
+                &[&&key_sha256[..]],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
+    async fn revoke_client_key(&self, client_id: &str, key_id: Uuid) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let revoked = client
+            .execute(
+                "UPDATE client_keys SET revoked_at = now()
+                 WHERE id = $1 AND client_id = $2 AND revoked_at IS NULL",
+                &[&key_id, &client_id],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(revoked == 1)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(classify)?;

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on an ephemeral port, a fresh
 //! Postgres database per test, real HTTP.
 
+mod access;
 mod binary;
 mod delivery;
 mod durability;
