@@ -2,7 +2,7 @@
 //! `{"success":false,"error":{"code","message"}}` (plus `field` when one field
 //! is at fault); internal error text never reaches a client.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderhook_actors::IngestError;
@@ -121,23 +121,6 @@ impl From<IngestError> for ApiError {
                 )
             },
             IngestError::Store(err) => err.into(),
-        }
-    }
-}
-
-impl From<BytesRejection> for ApiError {
-    fn from(rejection: BytesRejection) -> Self {
-        match rejection {
-            BytesRejection::FailedToBufferBody(ref failed)
-                if failed.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Self::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the body is over the size limit",
-                )
-            }
-            other => Self::new(StatusCode::BAD_REQUEST, "bad_body", other.body_text()),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! the way that provider signs, validated, committed, and only then answered.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use http_body_util::LengthLimitError;
 use std::net::SocketAddr;
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use orderhook_actors::domain::{EventId, EventStatus, NewEvent, Registration, TenantKey};
@@ -38,7 +38,7 @@ pub async fn receive_webhook(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiPath((provider_name, client_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
     let received_at = OffsetDateTime::now_utc();
     let provider = providers::find(&provider_name).ok_or_else(|| {
@@ -47,7 +47,6 @@ pub async fn receive_webhook(
             format!("no provider named {provider_name:?}"),
         )
     })?;
-    let body = body?;
     let unknown_tenant = || {
         ApiError::not_found(
             "unknown_tenant",
@@ -72,14 +71,16 @@ pub async fn receive_webhook(
     let rules = app.registrations.client_rules(&tenant.client_id).await?;
     let caller = client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
     if !client_ip::allowed(caller, &rules.allowlist) {
+        // Refused before its body is read: a stranger's upload costs nothing.
         let reason = format!("address {caller} is not on the client's allowlist");
-        log_rejected(&app, &registration, &body, received_at, reason);
+        log_rejected(&app, &registration, &[], received_at, reason);
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!("address {caller} may not post this client's webhooks"),
         ));
     }
+    let body = read_body(body, app.settings.server.body_limit_bytes).await?;
     // Off only when the client asked for it and the server allows it.
     let verify = rules.signatures_required() || !app.settings.security.allow_disabling_signatures;
     let request = SignedRequest {
@@ -142,6 +143,26 @@ pub async fn receive_webhook(
             status.as_str()
         },
     }))
+}
+
+/// Reads the body only once the request is known to be for a registered
+/// tenant from an allowed address, up to the size limit.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        if err.into_inner().is::<LengthLimitError>() {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is over the size limit",
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "the body could not be read",
+            )
+        }
+    })
 }
 
 /// Checks the request against the tenant's secret and, during a rotation's
