@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::migrations::migrate_sqlite;
 use super::unavailable;
+use super::{decode_client_config, encode_client_config};
 use crate::cipher::{KEY_CHECK_NAME, SecretCipher, tenant_context};
 
 const FILE_NAME: &str = "orderhook.db";
@@ -719,11 +720,7 @@ impl Store for EmbeddedStore {
                 .optional()
             })
             .await?;
-        match json {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|err| StoreError::Internal(format!("unreadable client config: {err}"))),
-            None => Ok(ClientConfig::default()),
-        }
+        decode_client_config(json.as_deref())
     }
 
     async fn save_client_config(
@@ -731,8 +728,7 @@ impl Store for EmbeddedStore {
         client_id: &str,
         config: &ClientConfig,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(config).map_err(|err| StoreError::Internal(err.to_string()))?;
+        let json = encode_client_config(config)?;
         let client_id = client_id.to_owned();
         self.run(move |conn| {
             conn.execute(

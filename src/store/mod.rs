@@ -9,6 +9,7 @@ pub mod postgres;
 use std::sync::Arc;
 use std::time::Duration;
 
+use orderhook_actors::domain::ClientConfig;
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::ExposeSecret;
 
@@ -67,6 +68,18 @@ pub fn kind(settings: &StoreSettings) -> &'static str {
     } else {
         "embedded"
     }
+}
+
+/// A client's stored configuration (none stored: no overrides).
+pub(crate) fn decode_client_config(json: Option<&str>) -> Result<ClientConfig, StoreError> {
+    json.map_or(Ok(ClientConfig::default()), |json| {
+        serde_json::from_str(json)
+            .map_err(|err| StoreError::Internal(format!("unreadable client config: {err}")))
+    })
+}
+
+pub(crate) fn encode_client_config(config: &ClientConfig) -> Result<String, StoreError> {
+    serde_json::to_string(config).map_err(|err| StoreError::Internal(err.to_string()))
 }
 
 pub(crate) fn unavailable(err: impl std::fmt::Display) -> StoreError {

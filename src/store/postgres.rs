@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::migrations::migrate_postgres;
 use super::unavailable;
+use super::{decode_client_config, encode_client_config};
 use crate::cipher::{KEY_CHECK_NAME, SecretCipher, tenant_context};
 
 const APPEND_EVENTS: &str = "
@@ -660,11 +661,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(classify)?;
-        match row {
-            Some(row) => serde_json::from_str(row.get(0))
-                .map_err(|err| StoreError::Internal(format!("unreadable client config: {err}"))),
-            None => Ok(ClientConfig::default()),
-        }
+        decode_client_config(row.as_ref().map(|row| row.get(0)))
     }
 
     async fn save_client_config(
@@ -672,8 +669,7 @@ impl Store for PostgresStore {
         client_id: &str,
         config: &ClientConfig,
     ) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_string(config).map_err(|err| StoreError::Internal(err.to_string()))?;
+        let json = encode_client_config(config)?;
         let client = self.client().await?;
         client
             .execute(
