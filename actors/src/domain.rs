@@ -284,3 +284,12 @@ pub struct RateLimitOverride {
     pub max_requests: Option<u32>,
     pub window_ms: Option<u64>,
 }
+
+/// A tenant's delivery backlog as the store sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantBacklog {
+    /// Events waiting for delivery (`pending` or `retrying`).
+    pub undelivered: i64,
+    pub oldest_undelivered_at: Option<OffsetDateTime>,
+    pub last_delivered_at: Option<OffsetDateTime>,
+}

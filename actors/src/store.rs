@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     AppendedEvent, AttemptRecord, ClientConfig, EventId, NewEvent, PendingEvent, Registration,
-    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
+    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -64,6 +64,9 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<PendingEvent>, StoreError>;
+
+    /// How much of the tenant's traffic waits for delivery, and since when.
+    async fn tenant_backlog(&self, tenant: &TenantKey) -> Result<TenantBacklog, StoreError>;
 
     /// Every tenant with events waiting for delivery, to resume them at start-up.
     async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError>;

@@ -83,7 +83,8 @@ pub enum TenantMessage {
 pub struct TenantHealth {
     pub client_id: String,
     pub provider: String,
-    /// `healthy`, or `failing` once deliveries keep failing.
+    /// `healthy`; `degraded` after a failed attempt; `failing` once
+    /// `failing_after` attempts in a row failed; `paused` with no registration to deliver to.
     pub state: &'static str,
     /// Events committed since this actor started.
     pub committed: u64,
@@ -91,6 +92,8 @@ pub struct TenantHealth {
     /// Undelivered events held in memory (more may wait in the store).
     pub queued: usize,
     pub in_flight: Option<EventId>,
+    /// The attempt number of the in-flight event.
+    pub in_flight_attempt: Option<i32>,
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -525,15 +528,24 @@ fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
 }
 
 fn health(state: &TenantState) -> TenantHealth {
-    let failing = state.consecutive_failures >= state.config.failing_after;
+    let condition = if state.registration.is_none() {
+        "paused"
+    } else if state.consecutive_failures >= state.config.failing_after {
+        "failing"
+    } else if state.consecutive_failures > 0 {
+        "degraded"
+    } else {
+        "healthy"
+    };
     TenantHealth {
         client_id: state.key.client_id.to_string(),
         provider: state.key.provider.to_string(),
-        state: if failing { "failing" } else { "healthy" },
+        state: condition,
         committed: state.committed,
         last_seq: state.last_seq,
         queued: state.queue.len(),
         in_flight: state.in_flight.map(|(id, _)| id),
+        in_flight_attempt: state.in_flight.map(|(_, attempt)| attempt),
         consecutive_failures: state.consecutive_failures,
         last_error: state.last_error.clone(),
         last_delivered_at: state.last_delivered_at,

@@ -11,6 +11,7 @@ mod logs;
 mod register;
 mod retry;
 mod rotate;
+mod tenants;
 
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/register", post(register::register_webhook))
         .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
         .route("/api/webhooks/logs/{log_id}", get(logs::get_log))
+        .route(
+            "/api/tenants/{client_id}/{provider}/health",
+            get(tenants::tenant_health),
+        )
         .route(
             "/api/clients/{client_id}/keys",
             post(client_keys::create_client_key),

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use orderhook_actors::domain::{
     AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
-    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
+    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog,
+    TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -611,6 +612,30 @@ impl Store for EmbeddedStore {
         );
         self.tenant_page(sql, tenant, after_seq, limit, pending_from)
             .await
+    }
+
+    async fn tenant_backlog(&self, tenant: &TenantKey) -> Result<TenantBacklog, StoreError> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT
+                   (SELECT count(*) FROM webhook_logs WHERE client_id = ?1 AND provider = ?2
+                      AND status IN ('pending', 'retrying')),
+                   (SELECT min(created_at) FROM webhook_logs WHERE client_id = ?1 AND provider = ?2
+                      AND status IN ('pending', 'retrying')),
+                   (SELECT max(delivered_at) FROM webhook_logs WHERE client_id = ?1 AND provider = ?2
+                      AND status = 'delivered')",
+                params![&*tenant.client_id, &*tenant.provider],
+                |row| {
+                    Ok(TenantBacklog {
+                        undelivered: row.get(0)?,
+                        oldest_undelivered_at: optional_micros(row.get(1)?)?,
+                        last_delivered_at: optional_micros(row.get(2)?)?,
+                    })
+                },
+            )
+        })
+        .await
     }
 
     async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {

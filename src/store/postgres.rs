@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use orderhook_actors::domain::{
     AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
-    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantKey, Upserted,
+    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog,
+    TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::ExposeSecret;
@@ -499,6 +500,30 @@ impl Store for PostgresStore {
         );
         let rows = self.tenant_page(&sql, tenant, after_seq, limit).await?;
         Ok(rows.iter().map(pending_from).collect())
+    }
+
+    async fn tenant_backlog(&self, tenant: &TenantKey) -> Result<TenantBacklog, StoreError> {
+        let client = self.client().await?;
+        // Both aggregates use the tenant's partial index of undelivered events
+        // (and the tenant index for the last delivery), not a table scan.
+        let row = client
+            .query_one(
+                "SELECT
+                   (SELECT count(*) FROM webhook_logs WHERE client_id = $1 AND provider = $2
+                      AND status IN ('pending', 'retrying')),
+                   (SELECT min(created_at) FROM webhook_logs WHERE client_id = $1 AND provider = $2
+                      AND status IN ('pending', 'retrying')),
+                   (SELECT max(delivered_at) FROM webhook_logs WHERE client_id = $1 AND provider = $2
+                      AND status = 'delivered')",
+                &[&&*tenant.client_id, &&*tenant.provider],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(TenantBacklog {
+            undelivered: row.get(0),
+            oldest_undelivered_at: row.get(1),
+            last_delivered_at: row.get(2),
+        })
     }
 
     async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {

@@ -605,3 +605,81 @@ async fn a_rotated_secret_overlaps_with_the_old_one_for_the_grace_period() {
         "one signature once the old secret expired: {signature}"
     );
 }
+
+#[tokio::test]
+async fn tenant_health_shows_failing_and_healthy_side_by_side_and_idle_without_starting() {
+    let up = Sink::start().await;
+    let down = Sink::start().await;
+    down.answer_by_default(500);
+    let app = app_with(&[
+        ("ORDERHOOK_DELIVERY__FAILING_AFTER", "2"),
+        ("ORDERHOOK_RETRY__MAX_RETRIES", "100"),
+    ])
+    .await;
+    let good = app
+        .register_to("good", "careem", &["order.created"], &up.url)
+        .await;
+    let bad = app
+        .register_to("bad", "careem", &["order.created"], &down.url)
+        .await;
+    app.register_to("quiet", "careem", &["order.created"], &up.url)
+        .await;
+    accept(&app, "good", &good, "order.created").await;
+    accept(&app, "bad", &bad, "order.created").await;
+    accept(&app, "bad", &bad, "order.created").await;
+    let health = |client: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .http
+                .get(app.url(&format!("/api/tenants/{client}/careem/health")))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            json_body(response).await
+        }
+    };
+    let failing = eventually(Duration::from_secs(5), || async {
+        health("bad").await["state"] == "failing"
+    })
+    .await;
+    assert!(failing, "{}", health("bad").await);
+    let bad_health = health("bad").await;
+    assert_eq!(bad_health["queueDepth"], 2);
+    assert!(bad_health["oldestPendingAgeMs"].as_i64().unwrap() >= 0);
+    assert!(bad_health["consecutiveFailures"].as_u64().unwrap() >= 2);
+    assert_eq!(bad_health["lastError"], "HTTP 500");
+    assert!(
+        bad_health["rateLimits"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty())
+    );
+
+    assert!(up.wait_for_accepted(1, Duration::from_secs(5)).await);
+    let good_health = health("good").await;
+    assert_eq!(good_health["state"], "healthy");
+    assert_eq!(good_health["queueDepth"], 0);
+    assert!(good_health["lastDeliveredAt"].is_string());
+
+    let quiet = health("quiet").await;
+    assert_eq!(quiet["state"], "idle");
+    assert_eq!(quiet["actor"], "stopped");
+    assert!(
+        app.state
+            .engine
+            .tenant_health(&TenantKey::new("quiet", "careem"))
+            .await
+            .is_none(),
+        "asking did not start an actor"
+    );
+    let unknown = app
+        .http
+        .get(app.url("/api/tenants/nobody/careem/health"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
