@@ -77,6 +77,8 @@ impl Application {
         {
             anyhow::bail!("configuration key `providers.{name}`: no such provider is implemented");
         }
+        // Installed before anything records, so nothing recorded is lost.
+        crate::telemetry::prometheus();
         let deliverer = HttpDeliverer::new(
             Duration::from_millis(settings.delivery.timeout_ms),
             settings.delivery.allow_private_destinations,

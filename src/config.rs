@@ -43,6 +43,14 @@ pub struct Settings {
     pub retry: RetrySettings,
     pub providers: BTreeMap<String, ProviderSettings>,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Label `webhook_requests_total` by client: one series per tenant and status.
+    pub client_id_label: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //!   Standard Webhooks signing, and the private-network guard.
 //! - [`registrations`]: the short-lived cache of tenants' registrations.
 //! - [`secrets`]: generated secrets and tokens; [`cipher`]: secrets encrypted at rest.
-//! - [`client_id`]: what a clientId may be.
+//! - [`client_id`]: what a clientId may be; [`telemetry`]: Prometheus metrics.
 
 pub mod app;
 pub mod cipher;
@@ -29,3 +29,4 @@ pub mod registrations;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod telemetry;

@@ -25,6 +25,7 @@ pub mod delivery;
 pub mod domain;
 pub mod engine;
 pub mod limiter;
+pub mod metrics;
 pub mod overrides;
 pub mod queue;
 pub mod restart;

@@ -24,6 +24,7 @@ use crate::domain::{
 };
 use crate::engine::IngestError;
 use crate::limiter::{RateLimiter, RateWindow, WindowUsage};
+use crate::metrics;
 use crate::overrides;
 use crate::queue::DeliveryQueue;
 use crate::retry::RetryPolicy;
@@ -458,6 +459,11 @@ fn settle_attempt(
     if status != EventStatus::Retrying {
         state.queue.remove(event_id);
     }
+    let provider = state.key.provider.to_string();
+    ::metrics::counter!(metrics::DELIVERY_ATTEMPTS, "provider" => provider.clone(), "outcome" => status.as_str())
+        .increment(1);
+    ::metrics::histogram!(metrics::DELIVERY_SECONDS, "provider" => provider)
+        .record(outcome.response_time.as_secs_f64());
     state.writer.record(AttemptRecord {
         event_id,
         attempt,
@@ -500,6 +506,8 @@ fn apply_client_config(state: &mut TenantState, config: &ClientConfig) {
 /// logs one `rate_limited` row saying how many were refused (without bodies).
 fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
     state.rate_limited += 1;
+    ::metrics::counter!(metrics::RATE_LIMITED, "provider" => state.key.provider.to_string())
+        .increment(1);
     state.unlogged_refusals += 1;
     let due = state
         .last_refusal_row

@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::domain::{AppendedEvent, AttemptRecord, EventStatus, NewEvent, PendingEvent};
 use crate::engine::IngestError;
+use crate::metrics;
 use crate::store::{Store, StoreError};
 use crate::tenant::{Committed, TenantMessage};
 
@@ -274,7 +275,11 @@ async fn commit_batch(store: &dyn Store, timeout: Duration, batch: Vec<Append>) 
             (append.event, waiting)
         })
         .unzip();
-    match append_with_timeout(store, timeout, &events).await {
+    let started = tokio::time::Instant::now();
+    let result = append_with_timeout(store, timeout, &events).await;
+    ::metrics::histogram!(metrics::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+    ::metrics::histogram!(metrics::BATCH_ROWS).record(events.len() as f64);
+    match result {
         Ok(outcomes) => {
             for ((waiting, event), outcome) in waiting.into_iter().zip(events).zip(outcomes) {
                 waiting.settle(Ok(outcome), event);

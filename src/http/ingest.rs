@@ -18,9 +18,9 @@ use time::format_description::well_known::Rfc3339;
 use super::client_ip;
 use super::error::{ApiError, ApiPath};
 use crate::app::AppState;
-use crate::client_id;
 use crate::providers::payload::{self, PayloadError};
 use crate::providers::{self, AuthError, Provider, SignedRequest};
+use crate::{client_id, telemetry};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,8 +40,53 @@ pub async fn receive_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
+    let started = tokio::time::Instant::now();
+    let result = ingest(&app, peer, &provider_name, &client_id, headers, body).await;
+    record(&app, &provider_name, &client_id, &result, started);
+    result
+}
+
+/// Counts the request and times it, labelled as DESIGN's metrics are.
+fn record(
+    app: &AppState,
+    provider: &str,
+    client_id: &str,
+    result: &Result<Json<Accepted>, ApiError>,
+    started: tokio::time::Instant,
+) {
+    let status = match result {
+        Ok(Json(accepted)) => accepted.status,
+        Err(err) => err.code,
+    };
+    // Only registered tenants get their own series: anything else could be
+    // an invented clientId minting label values.
+    let known = !matches!(status, "unknown_provider" | "unknown_tenant" | "bad_path");
+    let provider = if known {
+        provider.to_owned()
+    } else {
+        "-".to_owned()
+    };
+    let client = if known && app.settings.metrics.client_id_label {
+        client_id.to_owned()
+    } else {
+        "-".to_owned()
+    };
+    metrics::counter!(telemetry::REQUESTS, "provider" => provider.clone(), "client_id" => client, "status" => status)
+        .increment(1);
+    metrics::histogram!(telemetry::PROCESSING, "provider" => provider, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+}
+
+async fn ingest(
+    app: &AppState,
+    peer: SocketAddr,
+    provider_name: &str,
+    client_id: &str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Accepted>, ApiError> {
     let received_at = OffsetDateTime::now_utc();
-    let provider = providers::find(&provider_name).ok_or_else(|| {
+    let provider = providers::find(provider_name).ok_or_else(|| {
         ApiError::not_found(
             "unknown_provider",
             format!("no provider named {provider_name:?}"),
@@ -57,10 +102,10 @@ pub async fn receive_webhook(
         )
     };
     // A clientId that could never have been registered is not looked up.
-    if !client_id::is_valid(&client_id) {
+    if !client_id::is_valid(client_id) {
         return Err(unknown_tenant());
     }
-    let tenant = TenantKey::new(client_id.as_str(), provider.name());
+    let tenant = TenantKey::new(client_id, provider.name());
     let registration = app
         .registrations
         .get(&tenant)
@@ -73,7 +118,7 @@ pub async fn receive_webhook(
     if !client_ip::allowed(caller, &rules.allowlist) {
         // Refused before its body is read: a stranger's upload costs nothing.
         let reason = format!("address {caller} is not on the client's allowlist");
-        log_rejected(&app, &registration, &[], received_at, reason);
+        log_rejected(app, &registration, &[], received_at, reason);
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -91,7 +136,7 @@ pub async fn receive_webhook(
     };
     if verify && let Err(err) = authenticate(provider, &request, &registration, received_at) {
         log_rejected(
-            &app,
+            app,
             &registration,
             &body,
             received_at,
@@ -103,7 +148,7 @@ pub async fn receive_webhook(
         Ok(payload) => payload,
         Err(err) => {
             log_rejected(
-                &app,
+                app,
                 &registration,
                 &body,
                 received_at,

@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod ingest;
 mod logs;
+mod metrics;
 mod register;
 mod retry;
 mod rotate;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
+        .route("/metrics", get(metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod ingest;
 mod limits;
+mod metrics;
 mod payloads;
 mod protection;
 mod register;
