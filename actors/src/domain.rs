@@ -149,6 +149,8 @@ pub struct StoredEvent {
     pub created_at: OffsetDateTime,
     /// Delivery attempts made so far.
     pub attempts: i32,
+    /// How long the client took to answer the latest attempt, in ms.
+    pub response_time: Option<i32>,
     pub next_retry_at: Option<OffsetDateTime>,
     pub delivered_at: Option<OffsetDateTime>,
 }
@@ -292,4 +294,31 @@ pub struct TenantBacklog {
     pub undelivered: i64,
     pub oldest_undelivered_at: Option<OffsetDateTime>,
     pub last_delivered_at: Option<OffsetDateTime>,
+}
+
+/// Which events an operator's log query wants. Every field narrows.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub provider: Option<String>,
+    pub client_id: Option<String>,
+    pub status: Option<EventStatus>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// A page of events, newest first.
+#[derive(Clone, Debug)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Matching events, counted up to a cap so a count never scans millions of rows.
+    pub total: i64,
+    /// True when there are more than `total` (the count stopped at the cap).
+    pub total_capped: bool,
+}
+
+/// Counts of a period's events by provider and status, for stats.
+#[derive(Clone, Debug, Default)]
+pub struct EventCounts {
+    /// (provider, status, events, summed response time in ms, events with a response time)
+    pub rows: Vec<(String, EventStatus, i64, i64, i64)>,
 }

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    AppendedEvent, AttemptRecord, ClientConfig, EventId, NewEvent, PendingEvent, Registration,
-    RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog, TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, ClientConfig, EventCounts, EventFilter, EventId, EventPage,
+    NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent,
+    TenantBacklog, TenantKey, Upserted,
 };
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -122,6 +123,18 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         key_id: uuid::Uuid,
     ) -> Result<bool, StoreError>;
+
+    /// Events matching `filter`, newest first; `total` counts at most `count_cap`.
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+        offset: u32,
+        count_cap: u32,
+    ) -> Result<EventPage, StoreError>;
+
+    /// Events matching `filter` counted by provider and status.
+    async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError>;
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;

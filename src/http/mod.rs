@@ -12,6 +12,7 @@ mod metrics;
 mod register;
 mod retry;
 mod rotate;
+mod stats;
 mod tenants;
 
 use std::time::Duration;
@@ -51,7 +52,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/webhooks/register", post(register::register_webhook))
         .route("/api/webhooks/retry/{log_id}", post(retry::retry_webhook))
+        .route("/api/webhooks/logs", get(logs::list_logs))
         .route("/api/webhooks/logs/{log_id}", get(logs::get_log))
+        .route("/api/webhooks/stats", get(stats::get_stats))
         .route(
             "/api/tenants/{client_id}/{provider}/health",
             get(tenants::tenant_health),

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use orderhook_actors::domain::{
-    AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
-    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog,
-    TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, ClientConfig, EventCounts, EventFilter, EventId, EventPage,
+    EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
+    StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::filter::{FilterValue, where_clause};
 use super::migrations::migrate_sqlite;
 use super::unavailable;
 use super::{decode_client_config, encode_client_config};
@@ -419,7 +420,7 @@ fn upsert(
 }
 
 const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload,
-     error_message, created_at, attempts, next_retry_at, delivered_at";
+     error_message, created_at, attempts, next_retry_at, delivered_at, response_time";
 
 const PENDING_COLUMNS: &str =
     "id, seq, event_type, payload, created_at, attempts, round_attempts, next_retry_at";
@@ -444,9 +445,21 @@ fn event_from(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
         error_message: row.get("error_message")?,
         created_at: from_micros(row.get("created_at")?)?,
         attempts: row.get("attempts")?,
+        response_time: row.get("response_time")?,
         next_retry_at: optional_micros(row.get("next_retry_at")?)?,
         delivered_at: optional_micros(row.get("delivered_at")?)?,
     })
+}
+
+/// A filter's values as SQLite parameters (times as unix microseconds).
+fn sqlite_values(values: Vec<FilterValue>) -> Vec<rusqlite::types::Value> {
+    values
+        .into_iter()
+        .map(|value| match value {
+            FilterValue::Text(text) => text.into(),
+            FilterValue::Time(at) => micros(at).into(),
+        })
+        .collect()
 }
 
 fn optional_micros(micros: Option<i64>) -> rusqlite::Result<Option<OffsetDateTime>> {
@@ -816,6 +829,69 @@ impl Store for EmbeddedStore {
                 params![key_id.to_string(), client_id, micros(OffsetDateTime::now_utc())],
             )
             .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+        offset: u32,
+        count_cap: u32,
+    ) -> Result<EventPage, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("?{i}"));
+        let values = sqlite_values(values);
+        self.run(move |conn| {
+            let n = values.len();
+            let mut page: Vec<rusqlite::types::Value> = values.clone();
+            page.push(i64::from(limit).into());
+            page.push(i64::from(offset).into());
+            let events = conn
+                .prepare(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM webhook_logs {clause}
+                     ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}",
+                    n + 1,
+                    n + 2
+                ))?
+                .query_map(rusqlite::params_from_iter(page), event_from)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut count = values;
+            count.push((i64::from(count_cap) + 1).into());
+            let counted: i64 = conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM webhook_logs {clause} LIMIT ?{})",
+                    n + 1
+                ),
+                rusqlite::params_from_iter(count),
+                |row| row.get(0),
+            )?;
+            Ok(EventPage {
+                events,
+                total: counted.min(i64::from(count_cap)),
+                total_capped: counted > i64::from(count_cap),
+            })
+        })
+        .await
+    }
+
+    async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("?{i}"));
+        let values = sqlite_values(values);
+        self.run(move |conn| {
+            let mut counts = EventCounts::default();
+            let mut statement = conn.prepare(&format!(
+                "SELECT provider, status, count(*), COALESCE(sum(response_time), 0), count(response_time)
+                 FROM webhook_logs {clause} GROUP BY provider, status"
+            ))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+            while let Some(row) = rows.next()? {
+                let status: String = row.get(1)?;
+                let status = EventStatus::parse(&status)
+                    .ok_or_else(|| conversion(format!("unknown status {status:?}")))?;
+                counts.rows.push((row.get(0)?, status, row.get(2)?, row.get(3)?, row.get(4)?));
+            }
+            Ok(counts)
         })
         .await
     }

@@ -48,6 +48,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "client_keys",
         sql: include_str!("../../migrations/postgres/0007_client_keys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "log_indexes",
+        sql: include_str!("../../migrations/postgres/0008_log_indexes.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -85,6 +90,11 @@ pub const SQLITE: &[Migration] = &[
         version: 7,
         name: "client_keys",
         sql: include_str!("../../migrations/sqlite/0007_client_keys.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "log_indexes",
+        sql: include_str!("../../migrations/sqlite/0008_log_indexes.sql"),
     },
 ];
 

@@ -3,6 +3,7 @@
 //! file so `cargo run` works with nothing else installed.
 
 pub mod embedded;
+mod filter;
 pub mod migrations;
 pub mod postgres;
 

@@ -15,17 +15,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use orderhook_actors::domain::{
-    AppendedEvent, AttemptRecord, ClientConfig, EventId, EventStatus, NewEvent, PendingEvent,
-    Registration, RegistrationUpsert, Requeue, StoredAttempt, StoredEvent, TenantBacklog,
-    TenantKey, Upserted,
+    AppendedEvent, AttemptRecord, ClientConfig, EventCounts, EventFilter, EventId, EventPage,
+    EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
+    StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
 use orderhook_actors::store::{Store, StoreError};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use super::filter::{FilterValue, where_clause};
 use super::migrations::migrate_postgres;
 use super::unavailable;
 use super::{decode_client_config, encode_client_config};
@@ -98,7 +100,7 @@ const REGISTRATION_COLUMNS: &str = "id, client_id, provider, url, events, secret
      created_at, updated_at, previous_secret_key, previous_secret_expires_at";
 
 const EVENT_COLUMNS: &str = "id, webhook_id, provider, client_id, seq, event_type, status, payload,
-     error_message, created_at, attempts, next_retry_at, delivered_at";
+     error_message, created_at, attempts, next_retry_at, delivered_at, response_time";
 
 const PENDING_COLUMNS: &str =
     "id, seq, event_type, payload, created_at, attempts, round_attempts, next_retry_at";
@@ -315,9 +317,21 @@ fn event_from(row: &Row) -> Result<StoredEvent, StoreError> {
         error_message: row.get("error_message"),
         created_at: row.get("created_at"),
         attempts: row.get("attempts"),
+        response_time: row.get("response_time"),
         next_retry_at: row.get("next_retry_at"),
         delivered_at: row.get("delivered_at"),
     })
+}
+
+/// A filter's values as Postgres parameters.
+fn pg_params(values: &[FilterValue]) -> Vec<&(dyn ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| match value {
+            FilterValue::Text(text) => text as &(dyn ToSql + Sync),
+            FilterValue::Time(at) => at as &(dyn ToSql + Sync),
+        })
+        .collect()
 }
 
 fn pending_from(row: &Row) -> PendingEvent {
@@ -750,6 +764,84 @@ impl Store for PostgresStore {
             .await
             .map_err(classify)?;
         Ok(revoked == 1)
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+        offset: u32,
+        count_cap: u32,
+    ) -> Result<EventPage, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("${i}"));
+        let params = pg_params(&values);
+        let n = params.len();
+        let mut page_params: Vec<&(dyn ToSql + Sync)> = params.clone();
+        let (limit, offset, cap) = (
+            i64::from(limit),
+            i64::from(offset),
+            i64::from(count_cap) + 1,
+        );
+        page_params.push(&limit);
+        page_params.push(&offset);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM webhook_logs {clause}
+                     ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                ),
+                &page_params,
+            )
+            .await
+            .map_err(classify)?;
+        let mut count_params = params;
+        count_params.push(&cap);
+        let counted: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM webhook_logs {clause} LIMIT ${}) capped",
+                    n + 1
+                ),
+                &count_params,
+            )
+            .await
+            .map_err(classify)?
+            .get(0);
+        Ok(EventPage {
+            events: rows.iter().map(event_from).collect::<Result<_, _>>()?,
+            total: counted.min(i64::from(count_cap)),
+            total_capped: counted > i64::from(count_cap),
+        })
+    }
+
+    async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("${i}"));
+        let params = pg_params(&values);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT provider, status, count(*), COALESCE(sum(response_time), 0)::bigint,
+                            count(response_time)
+                     FROM webhook_logs {clause} GROUP BY provider, status"
+                ),
+                &params,
+            )
+            .await
+            .map_err(classify)?;
+        let mut counts = EventCounts::default();
+        for row in rows {
+            let status: &str = row.get(1);
+            let status = EventStatus::parse(status)
+                .ok_or_else(|| StoreError::Internal(format!("unknown status {status:?}")))?;
+            counts
+                .rows
+                .push((row.get(0), status, row.get(2), row.get(3), row.get(4)));
+        }
+        Ok(counts)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

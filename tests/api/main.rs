@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod ingest;
 mod limits;
+mod logs;
 mod metrics;
 mod payloads;
 mod protection;
