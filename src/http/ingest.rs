@@ -41,7 +41,17 @@ pub async fn receive_webhook(
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
     let started = tokio::time::Instant::now();
+    let span = tracing::Span::current();
+    span.record("provider", provider_name.as_str());
+    span.record("client_id", client_id.as_str());
     let result = ingest(&app, peer, &provider_name, &client_id, headers, body).await;
+    match &result {
+        Ok(Json(accepted)) => {
+            span.record("event_id", tracing::field::display(accepted.event_id));
+            tracing::debug!(status = accepted.status, "webhook accepted");
+        }
+        Err(err) => tracing::debug!(code = err.code, "webhook refused"),
+    }
     record(&app, &provider_name, &client_id, &result, started);
     result
 }

@@ -85,13 +85,33 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new(sensitive))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(HandleErrorLayer::new(timeout_response))
                 .timeout(timeout),
         )
         .with_state(state)
+}
+
+/// Every request's span: its id, method and path, and (filled in by the
+/// ingest handler) the provider, clientId and eventId it concerns. Never
+/// headers or bodies: they carry credentials and customers' data.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        provider = tracing::field::Empty,
+        client_id = tracing::field::Empty,
+        event_id = tracing::field::Empty,
+    )
 }
 
 async fn not_found() -> ApiError {

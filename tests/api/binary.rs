@@ -226,3 +226,70 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
         "the broken file is named: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_span_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = orderhook(dir.path())
+        .env("ORDERHOOK_ADDR", format!("127.0.0.1:{port}"))
+        .env("ORDERHOOK_ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
+        .env("ORDERHOOK_LOG__FORMAT", "json")
+        .env("RUST_LOG", "orderhook=debug")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let up = crate::helpers::eventually(Duration::from_secs(10), || async {
+        reqwest::get(format!("{base}/health/live")).await.is_ok()
+    })
+    .await;
+    assert!(up);
+    let http = reqwest::Client::new();
+    let secret = "jahez-log-secret-0123456789";
+    let registered = http
+        .post(format!("{base}/api/webhooks/register"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(&serde_json::json!({
+            "clientId": "c1", "provider": "jahez", "url": "https://1.1.1.1/orders",
+            "events": ["order_action"], "secretKey": secret,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let answer: serde_json::Value = http
+        .post(format!("{base}/webhooks/jahez/c1"))
+        .bearer_auth(secret)
+        .body(crate::helpers::order_body("order_action"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event_id = answer["eventId"].as_str().unwrap().to_owned();
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for_exit(&mut child, Duration::from_secs(15));
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut output).unwrap();
+    assert!(!output.contains(secret), "no secret in the logs");
+    let accepted = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "webhook accepted")
+        .unwrap_or_else(|| panic!("no accepted line in:\n{output}"));
+    let span = &accepted["span"];
+    assert_eq!(span["client_id"], "c1", "{accepted}");
+    assert_eq!(span["provider"], "jahez");
+    assert_eq!(span["event_id"], event_id);
+    assert!(span["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+}
