@@ -250,6 +250,28 @@ impl Engine {
             && self.supervisor.get_status() == ractor::ActorStatus::Running
     }
 
+    /// Every running tenant actor's health, asked all at once; an actor too
+    /// busy to answer within the start timeout is left out.
+    pub async fn running_tenant_health(&self) -> Vec<TenantHealth> {
+        let actors: Vec<ActorRef<TenantMessage>> = self
+            .tenants
+            .iter()
+            .map(|tenant| tenant.actor.clone())
+            .collect();
+        let mut asks = tokio::task::JoinSet::new();
+        for actor in actors {
+            let timeout = self.config.start_timeout;
+            asks.spawn(async move { actor.call(TenantMessage::Health, Some(timeout)).await });
+        }
+        let mut healths = Vec::new();
+        while let Some(answer) = asks.join_next().await {
+            if let Ok(Ok(ractor::rpc::CallResult::Success(health))) = answer {
+                healths.push(health);
+            }
+        }
+        healths
+    }
+
     /// Tenant actors running now.
     pub fn running_tenants(&self) -> usize {
         self.tenants.len()

@@ -29,6 +29,10 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         Err(_) => json!({ "status": "down", "kind": app.store_kind, "error": "timed out" }),
     };
     let engine_up = app.engine.is_running();
+    let mut by_state: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for health in app.engine.running_tenant_health().await {
+        *by_state.entry(health.state).or_default() += 1;
+    }
     let up = database["status"] == "up" && engine_up;
     let body = json!({
         "status": if up { "ok" } else { "unavailable" },
@@ -38,6 +42,7 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             "actors": {
                 "status": if engine_up { "up" } else { "down" },
                 "runningTenants": app.engine.running_tenants(),
+                "tenantsByState": by_state,
                 "writerQueueDepth": app.engine.writer_queue_depth(),
             },
         },

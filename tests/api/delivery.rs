@@ -663,6 +663,11 @@ async fn tenant_health_shows_failing_and_healthy_side_by_side_and_idle_without_s
     assert_eq!(good_health["queueDepth"], 0);
     assert!(good_health["lastDeliveredAt"].is_string());
 
+    let overall = json_body(app.http.get(app.url("/health")).send().await.unwrap()).await;
+    let by_state = &overall["services"]["actors"]["tenantsByState"];
+    assert_eq!(by_state["failing"], 1, "{overall}");
+    assert_eq!(by_state["healthy"], 1, "{overall}");
+
     let quiet = health("quiet").await;
     assert_eq!(quiet["state"], "idle");
     assert_eq!(quiet["actor"], "stopped");
