@@ -16,6 +16,7 @@ pub const REQUESTS: &str = "webhook_requests_total";
 pub const PROCESSING: &str = "webhook_processing_duration_seconds";
 pub const WRITER_QUEUE: &str = "orderhook_writer_queue_depth";
 pub const TENANT_ACTORS: &str = "orderhook_tenant_actors";
+pub const DELIVERY_QUEUE: &str = "orderhook_delivery_queue_depth";
 
 /// Seconds: from a millisecond to ten seconds.
 const BUCKETS: &[f64] = &[
@@ -49,7 +50,11 @@ fn describe() {
     );
     describe_histogram!(PROCESSING, "Time to answer a provider webhook, in seconds");
     describe_gauge!(WRITER_QUEUE, "Rows admitted and not yet committed");
-    describe_gauge!(TENANT_ACTORS, "Tenant actors running");
+    describe_gauge!(TENANT_ACTORS, "Tenant actors running, by state");
+    describe_gauge!(
+        DELIVERY_QUEUE,
+        "Undelivered events held by running tenant actors (each holds at most delivery.window)"
+    );
     describe_histogram!(engine::BATCH_ROWS, "Rows per committed batch");
     describe_histogram!(
         engine::COMMIT_SECONDS,

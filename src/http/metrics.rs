@@ -12,7 +12,20 @@ use crate::telemetry;
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let handle = telemetry::prometheus();
     metrics::gauge!(telemetry::WRITER_QUEUE).set(app.engine.writer_queue_depth() as f64);
-    metrics::gauge!(telemetry::TENANT_ACTORS).set(app.engine.running_tenants() as f64);
+    let tenants = app.engine.running_tenant_health().await;
+    let mut by_state: std::collections::BTreeMap<&'static str, usize> =
+        ["healthy", "degraded", "failing", "paused"]
+            .into_iter()
+            .map(|state| (state, 0))
+            .collect();
+    for tenant in &tenants {
+        *by_state.entry(tenant.state).or_default() += 1;
+    }
+    for (state, count) in by_state {
+        metrics::gauge!(telemetry::TENANT_ACTORS, "state" => state).set(count as f64);
+    }
+    let queued: usize = tenants.iter().map(|tenant| tenant.queued).sum();
+    metrics::gauge!(telemetry::DELIVERY_QUEUE).set(queued as f64);
     handle.run_upkeep();
     (
         [(

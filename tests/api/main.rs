@@ -2,6 +2,7 @@
 //! Postgres database per test, real HTTP.
 
 mod access;
+mod alerts;
 mod binary;
 mod delivery;
 mod durability;
