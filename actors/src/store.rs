@@ -91,6 +91,16 @@ pub trait Store: Send + Sync + 'static {
         old_valid_until: time::OffsetDateTime,
     ) -> Result<Option<Registration>, StoreError>;
 
+    /// Registrations in (client_id, provider) order, optionally of one client,
+    /// leaving out the tenants in `except`; with the count of all that match.
+    async fn list_registrations(
+        &self,
+        client_id: Option<&str>,
+        except: &[TenantKey],
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Registration>, i64), StoreError>;
+
     /// Every registration of a client, one per provider.
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError>;
 

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/logs", get(logs::list_logs))
         .route("/api/webhooks/logs/{log_id}", get(logs::get_log))
         .route("/api/webhooks/stats", get(stats::get_stats))
+        .route("/api/tenants", get(tenants::list_tenants))
         .route(
             "/api/tenants/{client_id}/{provider}/health",
             get(tenants::tenant_health),

@@ -1,11 +1,17 @@
-//! `GET /api/tenants/{clientId}/{provider}/health`: one tenant as its actor
+//! `GET /api/tenants`: tenants with their state, paginated, filterable by
+//! state and client. `GET /api/tenants/{clientId}/{provider}/health`: one tenant as its actor
 //! sees it (state, in-flight attempt, failures, rate-limit usage, restarts)
 //! with its backlog from the store. A tenant whose actor is not running is
 //! answered from the store alone, as `idle`, without starting one.
 
 use axum::Json;
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use orderhook_actors::domain::TenantKey;
+use orderhook_actors::tenant::TenantHealth;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -76,4 +82,127 @@ fn merge(into: &mut Value, from: Value) {
     if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
         into.extend(from);
     }
+}
+
+const RUNNING_STATES: [&str; 4] = ["healthy", "degraded", "failing", "paused"];
+
+pub async fn list_tenants(
+    caller: Caller,
+    State(app): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let bad = |field: &'static str, message: &str| ApiError {
+        field: Some(field),
+        ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+    };
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    })?;
+    let limit: u32 = match query.get("limit") {
+        None => 50,
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| bad("limit", "must be 1 to 500"))?,
+    };
+    let offset: u32 = match query.get("offset") {
+        None => 0,
+        Some(text) => text
+            .parse()
+            .map_err(|_| bad("offset", "must be a whole number"))?,
+    };
+    let mut client = query.get("clientId").cloned();
+    if let Caller::Client(own) = &caller {
+        if client.as_ref().is_some_and(|asked| asked != own) {
+            return Err(ApiError::not_found("unknown_client", "no such client"));
+        }
+        client = Some(own.clone());
+    }
+    let running: Vec<TenantHealth> = app
+        .engine
+        .running_tenant_health()
+        .await
+        .into_iter()
+        .filter(|h| client.as_ref().is_none_or(|c| *c == h.client_id))
+        .collect();
+    let state = query.get("state").map(String::as_str);
+    let (items, total): (Vec<Value>, i64) = match state {
+        Some(wanted) if RUNNING_STATES.contains(&wanted) => {
+            // Every tenant in these states has a running actor: the list is complete in memory.
+            let mut matching: Vec<&TenantHealth> =
+                running.iter().filter(|h| h.state == wanted).collect();
+            matching.sort_by(|a, b| (&a.client_id, &a.provider).cmp(&(&b.client_id, &b.provider)));
+            let total = matching.len() as i64;
+            let page = matching
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(running_view)
+                .collect();
+            (page, total)
+        }
+        Some("idle") | None => {
+            let by_key: HashMap<(String, String), &TenantHealth> = running
+                .iter()
+                .map(|h| ((h.client_id.clone(), h.provider.clone()), h))
+                .collect();
+            // Idle: the registered tenants without a running actor.
+            let except: Vec<TenantKey> = if state == Some("idle") {
+                running
+                    .iter()
+                    .map(|h| TenantKey::new(h.client_id.as_str(), h.provider.as_str()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (registrations, total) = app
+                .store
+                .list_registrations(client.as_deref(), &except, limit, offset)
+                .await?;
+            let page = registrations
+                .iter()
+                .map(|r| {
+                    let key = (
+                        r.tenant.client_id.to_string(),
+                        r.tenant.provider.to_string(),
+                    );
+                    match by_key.get(&key) {
+                        Some(health) => running_view(health),
+                        None => json!({
+                            "clientId": &*r.tenant.client_id,
+                            "provider": &*r.tenant.provider,
+                            "state": "idle",
+                        }),
+                    }
+                })
+                .collect();
+            (page, total)
+        }
+        Some(_) => {
+            return Err(bad(
+                "state",
+                "must be one of healthy, degraded, failing, paused, idle",
+            ));
+        }
+    };
+    Ok(Json(
+        json!({ "tenants": items, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+fn running_view(health: &TenantHealth) -> Value {
+    json!({
+        "clientId": health.client_id,
+        "provider": health.provider,
+        "state": health.state,
+        "inMemory": health.queued,
+        "consecutiveFailures": health.consecutive_failures,
+        "lastError": health.last_error,
+        "restarts": health.restarts,
+    })
 }

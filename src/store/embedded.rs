@@ -733,6 +733,40 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn list_registrations(
+        &self,
+        client_id: Option<&str>,
+        except: &[TenantKey],
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Registration>, i64), StoreError> {
+        let client_id = client_id.map(str::to_owned);
+        let except: std::collections::HashSet<TenantKey> = except.iter().cloned().collect();
+        let cipher = self.cipher.clone();
+        self.run(move |conn| {
+            // The embedded store is single-node and small: filter in memory.
+            let all: Vec<Registration> = conn
+                .prepare_cached(&format!(
+                    "SELECT {REGISTRATION_COLUMNS} FROM webhooks
+                     WHERE ?1 IS NULL OR client_id = ?1 ORDER BY client_id, provider"
+                ))?
+                .query_map(params![client_id], |row| registration_from(row, &cipher))?
+                .collect::<rusqlite::Result<_>>()?;
+            let matching: Vec<Registration> = all
+                .into_iter()
+                .filter(|r| !except.contains(&r.tenant))
+                .collect();
+            let total = matching.len() as i64;
+            let page = matching
+                .into_iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .collect();
+            Ok((page, total))
+        })
+        .await
+    }
+
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {
         let client_id = client_id.to_owned();
         let cipher = self.cipher.clone();

@@ -680,6 +680,49 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    async fn list_registrations(
+        &self,
+        client_id: Option<&str>,
+        except: &[TenantKey],
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<Registration>, i64), StoreError> {
+        let except_clients: Vec<&str> = except.iter().map(|k| &*k.client_id).collect();
+        let except_providers: Vec<&str> = except.iter().map(|k| &*k.provider).collect();
+        let matching = "($1::text IS NULL OR client_id = $1)
+             AND (client_id, provider) NOT IN (SELECT * FROM unnest($2::text[], $3::text[]))";
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {REGISTRATION_COLUMNS} FROM webhooks WHERE {matching}
+                     ORDER BY client_id, provider LIMIT $4 OFFSET $5"
+                ),
+                &[
+                    &client_id,
+                    &except_clients,
+                    &except_providers,
+                    &i64::from(limit),
+                    &i64::from(offset),
+                ],
+            )
+            .await
+            .map_err(classify)?;
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM webhooks WHERE {matching}"),
+                &[&client_id, &except_clients, &except_providers],
+            )
+            .await
+            .map_err(classify)?
+            .get(0);
+        let registrations = rows
+            .iter()
+            .map(|row| registration_from(row, &self.cipher))
+            .collect::<Result<_, _>>()?;
+        Ok((registrations, total))
+    }
+
     async fn client_registrations(&self, client_id: &str) -> Result<Vec<Registration>, StoreError> {
         let client = self.client().await?;
         let sql = format!(

@@ -668,6 +668,60 @@ async fn tenant_health_shows_failing_and_healthy_side_by_side_and_idle_without_s
     assert_eq!(by_state["failing"], 1, "{overall}");
     assert_eq!(by_state["healthy"], 1, "{overall}");
 
+    let list = |query: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .http
+                .get(app.url(&format!("/api/tenants?{query}")))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, json_body(response).await)
+        }
+    };
+    let (_, all) = list("").await;
+    assert_eq!(all["total"], 3);
+    let states: Vec<(String, String)> = all["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["clientId"].as_str().unwrap().into(),
+                t["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("bad".into(), "failing".into()),
+            ("good".into(), "healthy".into()),
+            ("quiet".into(), "idle".into())
+        ]
+    );
+    for (query, client) in [
+        ("state=failing", "bad"),
+        ("state=healthy", "good"),
+        ("state=idle", "quiet"),
+    ] {
+        let (_, page) = list(query).await;
+        assert_eq!(page["total"], 1, "{query}");
+        assert_eq!(page["tenants"][0]["clientId"], client, "{query}");
+    }
+    let (_, first) = list("limit=1&offset=1").await;
+    assert_eq!(
+        (
+            first["total"].as_i64(),
+            first["tenants"][0]["clientId"].as_str()
+        ),
+        (Some(3), Some("good"))
+    );
+    assert_eq!(list("state=bogus").await.0, 400);
+
     let quiet = health("quiet").await;
     assert_eq!(quiet["state"], "idle");
     assert_eq!(quiet["actor"], "stopped");
