@@ -232,8 +232,10 @@ async fn a_dead_endpoint_holds_up_only_its_own_tenant() {
         accept(&app, "live", &live, "order.created").await;
     }
     assert!(sink.wait_for_accepted(5, Duration::from_secs(5)).await);
+    // A liveness bound, generous for a loaded two-core CI machine: the dead
+    // tenant's retries must not queue the live tenant behind them.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "no added delay: {:?}",
         started.elapsed()
     );
@@ -258,7 +260,7 @@ async fn a_tenant_that_keeps_failing_is_probed_slowly_and_recovers_on_one_succes
         ("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "10"),
         ("ORDERHOOK_RETRY__EXPONENTIAL_BACKOFF", "false"),
         ("ORDERHOOK_DELIVERY__FAILING_AFTER", "3"),
-        ("ORDERHOOK_DELIVERY__PROBE_INTERVAL_MS", "700"),
+        ("ORDERHOOK_DELIVERY__PROBE_INTERVAL_MS", "1500"),
     ])
     .await;
     let secret = app
@@ -275,10 +277,10 @@ async fn a_tenant_that_keeps_failing_is_probed_slowly_and_recovers_on_one_succes
     let received = sink.received();
     let probe_gap = received[3].at - received[2].at;
     assert!(
-        probe_gap >= Duration::from_millis(650),
+        probe_gap >= Duration::from_millis(1400),
         "after 3 failures attempts slow down: {probe_gap:?}"
     );
-    assert!(received[1].at - received[0].at < Duration::from_millis(500));
+    assert!(received[1].at - received[0].at < Duration::from_millis(1000));
     assert_eq!(
         app.state.engine.tenant_health(&key).await.unwrap().state,
         "failing"
