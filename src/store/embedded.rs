@@ -195,9 +195,9 @@ fn find_repeats(
     since: i64,
 ) -> rusqlite::Result<Vec<Option<EventId>>> {
     let mut lookup = tx.prepare_cached(
-        "SELECT id FROM webhook_logs
-         WHERE client_id = ?1 AND provider = ?2 AND body_sha256 = ?3 AND created_at > ?4
-         ORDER BY created_at LIMIT 1",
+        "SELECT id FROM webhook_logs INDEXED BY idx_webhook_logs_body
+         WHERE body_sha256 = ?3 AND client_id = ?1 AND provider = ?2 AND created_at > ?4
+         LIMIT 1",
     )?;
     let mut in_batch: HashMap<(&TenantKey, [u8; 32]), EventId> = HashMap::new();
     let mut repeats = Vec::with_capacity(events.len());

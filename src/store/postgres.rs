@@ -35,22 +35,32 @@ use crate::cipher::{KEY_CHECK_NAME, SecretCipher, tenant_context};
 
 const APPEND_EVENTS: &str = "
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::timestamptz[], $10::bool[], $11::bytea[])
+  SELECT t.*,
+         -- The first row of the batch with this tenant and body: later ones repeat it.
+         first_value(t.id) OVER (PARTITION BY t.client_id, t.provider, t.body_sha256 ORDER BY t.ord)
+           AS first_in_batch
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::timestamptz[], $10::bool[], $11::bytea[])
     WITH ORDINALITY AS t(id, webhook_id, provider, client_id, event_type, status,
                          payload, error_message, created_at, sequenced, body_sha256, ord)
 ),
+-- Accepted rows of the window with any of the batch's bodies. Looked up by
+-- body alone, which only the body index answers: the plan cannot drift to a
+-- scan of a tenant's recent rows, whatever the statistics say.
+-- The window is applied outside this fence: inside, a created_at condition
+-- would tempt the planner to AND in a scan of the whole window's rows.
+seen AS MATERIALIZED (
+  SELECT l.id, l.client_id, l.provider, l.body_sha256, l.created_at FROM webhook_logs l
+  WHERE l.body_sha256 = ANY($11::bytea[])
+),
 repeats AS (
   SELECT i.ord, COALESCE(
-    (SELECT l.id FROM webhook_logs l
-     WHERE l.client_id = i.client_id AND l.provider = i.provider
-       AND l.body_sha256 = i.body_sha256
-       AND l.created_at > now() - make_interval(secs => $12)
-     ORDER BY l.created_at LIMIT 1),
-    (SELECT e.id FROM input e
-     WHERE e.client_id = i.client_id AND e.provider = i.provider
-       AND e.body_sha256 = i.body_sha256 AND e.ord < i.ord
-     ORDER BY e.ord LIMIT 1)) AS original
+    (SELECT s.id FROM seen s
+     WHERE s.client_id = i.client_id AND s.provider = i.provider
+       AND s.body_sha256 = i.body_sha256
+       AND s.created_at > now() - make_interval(secs => $12)
+     LIMIT 1),
+    NULLIF(i.first_in_batch, i.id)) AS original
   FROM input i WHERE i.body_sha256 IS NOT NULL
 ),
 fresh AS (
