@@ -16,5 +16,6 @@ mod metrics;
 mod payloads;
 mod protection;
 mod register;
+mod scale;
 mod sink;
 mod store_contract;
