@@ -1,13 +1,13 @@
 //! `POST /webhooks/{provider}/{clientId}`: a provider's webhook. Authenticated
 //! the way that provider signs, validated, committed, and only then answered.
 
-use axum::Json;
-use axum::body::{Body, Bytes};
-use http_body_util::LengthLimitError;
 use std::net::SocketAddr;
 
+use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
+use http_body_util::LengthLimitError;
 use orderhook_actors::domain::{EventId, EventStatus, NewEvent, Registration, TenantKey};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -56,7 +56,8 @@ pub async fn receive_webhook(
     result
 }
 
-/// Counts the request and times it, labelled as DESIGN's metrics are.
+/// Counts the request and times it (`webhook_requests_total`,
+/// `webhook_processing_duration_seconds`).
 fn record(
     app: &AppState,
     provider: &str,
