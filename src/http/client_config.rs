@@ -138,10 +138,7 @@ pub async fn known_client(
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        field: Some(field),
-        ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message)
-    }
+    ApiError::bad_field("invalid_config", field, message)
 }
 
 fn merge(

@@ -2,7 +2,7 @@
 //! `{"success":false,"error":{"code","message"}}` (plus `field` when one field
 //! is at fault); internal error text never reaches a client.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderhook_actors::IngestError;
@@ -34,6 +34,14 @@ impl ApiError {
         Self {
             field: Some(field),
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+        }
+    }
+
+    /// A 400 about one field of a query or a configuration change.
+    pub fn bad_field(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(StatusCode::BAD_REQUEST, code, message)
         }
     }
 
@@ -142,6 +150,21 @@ impl From<PathRejection> for ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_path", rejection.body_text())
     }
 }
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// `axum::extract::Query` whose rejections answer in our error format.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
 /// `axum::Json` whose rejections answer in our error format.
 #[derive(axum::extract::FromRequest)]

@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use orderhook_actors::domain::{EventFilter, EventId, EventStatus, StoredEvent};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -15,7 +13,7 @@ use time::format_description::well_known::{Iso8601, Rfc3339};
 use uuid::Uuid;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::{client_id, providers};
 
@@ -29,15 +27,8 @@ const COUNT_CAP: u32 = 10_000;
 pub async fn list_logs(
     caller: Caller,
     State(app): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
-    })?;
     let filter = filter_from(&caller, &query)?;
     let limit = number(&query, "limit", DEFAULT_LIMIT, 1..=MAX_LIMIT)?;
     let offset = number(&query, "offset", 0, 0..=MAX_OFFSET)?;
@@ -112,10 +103,7 @@ fn timestamp(at: OffsetDateTime) -> String {
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        field: Some(field),
-        ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
-    }
+    ApiError::bad_field("invalid_query", field, message)
 }
 
 /// The filters the seed names, validated: an unknown value is an error, not ignored.

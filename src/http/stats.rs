@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use orderhook_actors::domain::EventStatus;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::access::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ApiQuery};
 use super::logs::{filter_from, log_view};
 use crate::app::AppState;
 
@@ -24,15 +23,8 @@ const RECENT_EVENTS: u32 = 5;
 pub async fn get_stats(
     caller: Caller,
     State(app): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
-    })?;
     let period = query.get("period").map_or("day", String::as_str);
     let span = match period {
         "hour" => Duration::from_secs(3600),
@@ -40,14 +32,11 @@ pub async fn get_stats(
         "week" => Duration::from_secs(7 * 86_400),
         "month" => Duration::from_secs(30 * 86_400),
         _ => {
-            return Err(ApiError {
-                field: Some("period"),
-                ..ApiError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "must be one of hour, day, week, month",
-                )
-            });
+            return Err(ApiError::bad_field(
+                "invalid_query",
+                "period",
+                "must be one of hour, day, week, month",
+            ));
         }
     };
     let mut filter = filter_from(&caller, &query)?;

@@ -7,9 +7,7 @@
 use axum::Json;
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use orderhook_actors::domain::TenantKey;
 use orderhook_actors::tenant::TenantHealth;
 use serde_json::{Value, json};
@@ -17,7 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ApiQuery};
 use crate::app::AppState;
 use crate::{client_id, providers};
 
@@ -89,19 +87,9 @@ const RUNNING_STATES: [&str; 4] = ["healthy", "degraded", "failing", "paused"];
 pub async fn list_tenants(
     caller: Caller,
     State(app): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let bad = |field: &'static str, message: &str| ApiError {
-        field: Some(field),
-        ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
-    };
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
-    })?;
+    let bad = |field, message: &str| ApiError::bad_field("invalid_query", field, message);
     let limit: u32 = match query.get("limit") {
         None => 50,
         Some(text) => text
