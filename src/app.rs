@@ -57,7 +57,8 @@ impl Application {
         Self::build_with_store(settings, store).await
     }
 
-    /// Builds over a store the caller opened (tests share one between apps).
+    /// Builds over a store already opened: for embedding orderhook with a
+    /// store of one's own making.
     pub async fn build_with_store(
         settings: Settings,
         store: Arc<dyn Store>,
@@ -77,6 +78,10 @@ impl Application {
         {
             anyhow::bail!("configuration key `providers.{name}`: no such provider is implemented");
         }
+        // Bound first: if the address is taken, no engine has started delivering.
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("binding {}", settings.addr))?;
         // Installed before anything records, so nothing recorded is lost.
         crate::telemetry::prometheus();
         let deliverer = HttpDeliverer::new(
@@ -87,9 +92,6 @@ impl Application {
         let engine = Engine::start(store.clone(), Arc::new(deliverer), settings.engine_config())
             .await
             .context("starting the engine")?;
-        let listener = TcpListener::bind(settings.addr)
-            .await
-            .with_context(|| format!("binding {}", settings.addr))?;
         let (admin_token, generated_admin_token) = match settings.admin_token.clone() {
             Some(token) => (token, false),
             None => (secrets::generate(), true),
