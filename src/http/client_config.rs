@@ -16,7 +16,7 @@ use super::client_ip::parse_net;
 use axum::extract::rejection::JsonRejection;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::app::AppState;
 use crate::client_id;
 
@@ -27,7 +27,7 @@ const MAX_ALLOWLIST: usize = 100;
 const MAX_REQUESTS: u32 = 10_000_000;
 const MIN_WINDOW_MS: u64 = 1000;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigView {
     client_id: String,
@@ -36,7 +36,7 @@ pub struct ConfigView {
     security: SecurityView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WebhookView {
     webhook_id: Uuid,
@@ -48,7 +48,7 @@ struct WebhookView {
     updated_at: String,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryView {
     max_retries: Option<u32>,
@@ -56,7 +56,7 @@ pub struct RetryView {
     exponential_backoff: Option<bool>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityView {
     signature_validation: Option<bool>,
@@ -65,7 +65,7 @@ pub struct SecurityView {
     rate_limiting: Option<RateLimitView>,
 }
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimitView {
     enabled: Option<bool>,
@@ -74,13 +74,22 @@ pub struct RateLimitView {
 }
 
 /// A PUT body: every field optional, unknown fields refused.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigChange {
     retry_policy: Option<RetryView>,
     security: Option<SecurityView>,
 }
 
+/// A client's configuration, with the values in force.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/config/{client_id}",
+    tag = "operator",
+    params(("client_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ConfigView), (status = 404, body = ErrorBody))
+)]
 pub async fn get_client_config(
     caller: Caller,
     State(app): State<AppState>,
@@ -91,6 +100,20 @@ pub async fn get_client_config(
     Ok(Json(view(&app, client, &registrations, &config)))
 }
 
+/// Merges a partial change into a client's configuration; in force at once.
+#[utoipa::path(
+    put,
+    path = "/api/webhooks/config/{client_id}",
+    tag = "operator",
+    params(("client_id" = String, Path)),
+    request_body = ConfigChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ConfigView),
+        (status = 400, description = "A value is wrong", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
 pub async fn put_client_config(
     caller: Caller,
     State(app): State<AppState>,

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::access::{CLIENT_KEY_PREFIX, Caller, Operator};
 use super::client_config::known_client;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::app::AppState;
 use crate::secrets;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     key_id: Uuid,
@@ -25,6 +25,15 @@ pub struct CreatedKey {
     key: String,
 }
 
+/// A key that reaches only this client's resources; shown once.
+#[utoipa::path(
+    post,
+    path = "/api/clients/{client_id}/keys",
+    tag = "operator",
+    params(("client_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 201, body = CreatedKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody))
+)]
 pub async fn create_client_key(
     _: Operator,
     State(app): State<AppState>,
@@ -47,6 +56,15 @@ pub async fn create_client_key(
     ))
 }
 
+/// Revokes a client key at once.
+#[utoipa::path(
+    delete,
+    path = "/api/clients/{client_id}/keys/{key_id}",
+    tag = "operator",
+    params(("client_id" = String, Path), ("key_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody))
+)]
 pub async fn revoke_client_key(
     _: Operator,
     State(app): State<AppState>,

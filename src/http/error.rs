@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderhook_actors::IngestError;
 use orderhook_actors::store::StoreError;
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -61,13 +60,35 @@ impl ApiError {
     }
 }
 
+/// Every error answer: `{"success":false,"error":{"code","message","field"?}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Always false.
+    success: bool,
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `unauthorized`, `invalid_field`, `rate_limited`…
+    code: &'static str,
+    /// For people; never internal error text.
+    message: String,
+    /// The field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        let body = json!({ "success": false, "error": error });
+        let body = ErrorBody {
+            success: false,
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response

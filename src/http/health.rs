@@ -16,6 +16,16 @@ use crate::app::AppState;
 /// A store slower than this to answer `SELECT 1` counts as down.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Whether this instance can take webhooks.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "{status, timestamp, services: {database, actors}}", body = Object),
+        (status = 503, description = "Store unreachable or engine stopped", body = Object),
+    )
+)]
 pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let started = Instant::now();
     let ping = tokio::time::timeout(PING_TIMEOUT, app.store.ping()).await;
@@ -56,6 +66,8 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 /// No I/O at all: the load tester's baseline for the cost of HTTP alone.
+/// Whether the process answers at all (no I/O).
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Object)))]
 pub async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }

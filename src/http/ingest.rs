@@ -16,16 +16,17 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::client_ip;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::app::AppState;
 use crate::providers::payload::{self, PayloadError};
 use crate::providers::{self, AuthError, Provider, SignedRequest};
 use crate::{client_id, telemetry};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     success: bool,
+    #[schema(value_type = uuid::Uuid)]
     event_id: EventId,
     processed_at: String,
     /// `pending` (will be delivered), `ignored` (the tenant did not subscribe)
@@ -33,6 +34,29 @@ pub struct Accepted {
     status: &'static str,
 }
 
+/// A provider's webhook, authenticated the way that provider signs it.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{provider}/{client_id}",
+    tag = "ingest",
+    params(
+        ("provider" = String, Path, description = "careem, talabat, deliveroo or jahez"),
+        ("client_id" = String, Path, description = "The restaurant client, [A-Za-z0-9_.-]{1,128}"),
+    ),
+    request_body(content = String, content_type = "application/json",
+        description = "{event_type, timestamp, data}, signed per the provider's scheme"),
+    responses(
+        (status = 200, description = "Committed (or a repeat of an earlier event)", body = Accepted),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 401, description = "Bad or missing credentials", body = ErrorBody),
+        (status = 403, description = "Caller address not on the client's allowlist", body = ErrorBody),
+        (status = 404, description = "Unknown provider or tenant", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+        (status = 429, description = "Over a rate limit; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Store unavailable or a bound reached; see Retry-After", body = ErrorBody),
+    )
+)]
 pub async fn receive_webhook(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

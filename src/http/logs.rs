@@ -13,7 +13,7 @@ use time::format_description::well_known::{Iso8601, Rfc3339};
 use uuid::Uuid;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
 use crate::app::AppState;
 use crate::{client_id, providers};
 
@@ -24,6 +24,23 @@ const MAX_OFFSET: u32 = 100_000;
 /// `total` counts up to this many matches, so a count never walks millions of rows.
 const COUNT_CAP: u32 = 10_000;
 
+/// Logged events, newest first, in the seed's log shape.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/logs",
+    tag = "operator",
+    params(
+        ("provider" = Option<String>, Query), ("clientId" = Option<String>, Query),
+        ("status" = Option<String>, Query, description = "success (= delivered), pending, retrying, failed, ignored, rejected, rate_limited"),
+        ("startDate" = Option<String>, Query, description = "ISO 8601"), ("endDate" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, description = "1-100, default 20"), ("offset" = Option<u32>, Query),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{logs, total, totalCapped, limit, offset}", body = Object),
+        (status = 400, description = "A filter is wrong", body = ErrorBody),
+    )
+)]
 pub async fn list_logs(
     caller: Caller,
     State(app): State<AppState>,
@@ -45,6 +62,15 @@ pub async fn list_logs(
     })))
 }
 
+/// One event with every delivery attempt.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/logs/{log_id}",
+    tag = "operator",
+    params(("log_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+)]
 pub async fn get_log(
     caller: Caller,
     State(app): State<AppState>,

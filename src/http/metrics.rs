@@ -9,6 +9,8 @@ use crate::telemetry;
 
 /// Gauges that describe the moment are set at scrape time rather than on
 /// every change; upkeep keeps histogram buckets from growing between scrapes.
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "text/plain; version=0.0.4", body = String)))]
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let handle = telemetry::prometheus();
     metrics::gauge!(telemetry::WRITER_QUEUE).set(app.engine.writer_queue_depth() as f64);

@@ -9,6 +9,7 @@ mod health;
 mod ingest;
 mod logs;
 mod metrics;
+mod openapi;
 mod register;
 mod retry;
 mod rotate;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
         .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

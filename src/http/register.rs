@@ -11,7 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::access::Operator;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::app::AppState;
 use crate::delivery::destination;
 use crate::{client_id, providers, secrets};
@@ -19,7 +19,7 @@ use crate::{client_id, providers, secrets};
 const MIN_SECRET_LEN: usize = 16;
 const MAX_SECRET_LEN: usize = 256;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     client_id: String,
@@ -29,7 +29,7 @@ pub struct RegisterRequest {
     secret_key: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Registered {
     webhook_id: Uuid,
@@ -41,6 +41,20 @@ pub struct Registered {
     status: &'static str,
 }
 
+/// Registers a tenant, or updates its url, events (and secret, when given) in place.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/register",
+    tag = "operator",
+    request_body = RegisterRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; the secret is shown", body = Registered),
+        (status = 200, description = "Updated in place", body = Registered),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
 pub async fn register_webhook(
     _: Operator,
     State(app): State<AppState>,

@@ -9,17 +9,31 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::app::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryStarted {
     success: bool,
     message: &'static str,
+    #[schema(value_type = uuid::Uuid)]
     log_id: EventId,
 }
 
+/// Gives a failed (dead) event a fresh round of delivery attempts.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/retry/{log_id}",
+    tag = "operator",
+    params(("log_id" = String, Path, description = "The eventId")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = RetryStarted),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The event is not failed", body = ErrorBody),
+    )
+)]
 pub async fn retry_webhook(
     caller: Caller,
     State(app): State<AppState>,

@@ -15,11 +15,11 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath};
+use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::app::AppState;
 use crate::secrets;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rotated {
     webhook_id: Uuid,
@@ -28,6 +28,15 @@ pub struct Rotated {
     previous_secret_valid_until: String,
 }
 
+/// A new secret; the old one stays valid for the grace period.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/{webhook_id}/rotate-secret",
+    tag = "operator",
+    params(("webhook_id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Rotated), (status = 404, body = ErrorBody))
+)]
 pub async fn rotate_secret(
     caller: Caller,
     State(app): State<AppState>,

@@ -14,12 +14,27 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiQuery};
+use super::error::{ApiError, ApiQuery, ErrorBody};
 use super::logs::{filter_from, log_view};
 use crate::app::AppState;
 
 const RECENT_EVENTS: u32 = 5;
 
+/// A period's totals by status and provider.
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/stats",
+    tag = "operator",
+    params(
+        ("provider" = Option<String>, Query), ("clientId" = Option<String>, Query),
+        ("period" = Option<String>, Query, description = "hour, day (default), week, month"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "{total, successful, failed, pending, avgResponseTime, providers, recentEvents, period}", body = Object),
+        (status = 400, body = ErrorBody),
+    )
+)]
 pub async fn get_stats(
     caller: Caller,
     State(app): State<AppState>,

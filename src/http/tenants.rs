@@ -15,10 +15,19 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::access::Caller;
-use super::error::{ApiError, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
 use crate::app::AppState;
 use crate::{client_id, providers};
 
+/// One tenant's state, backlog and delivery health.
+#[utoipa::path(
+    get,
+    path = "/api/tenants/{client_id}/{provider}/health",
+    tag = "operator",
+    params(("client_id" = String, Path), ("provider" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody))
+)]
 pub async fn tenant_health(
     caller: Caller,
     State(app): State<AppState>,
@@ -84,6 +93,18 @@ fn merge(into: &mut Value, from: Value) {
 
 const RUNNING_STATES: [&str; 4] = ["healthy", "degraded", "failing", "paused"];
 
+/// Tenants with their state.
+#[utoipa::path(
+    get,
+    path = "/api/tenants",
+    tag = "operator",
+    params(
+        ("state" = Option<String>, Query, description = "healthy, degraded, failing, paused, idle"),
+        ("clientId" = Option<String>, Query), ("limit" = Option<u32>, Query), ("offset" = Option<u32>, Query),
+    ),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{tenants, total, limit, offset}", body = Object), (status = 400, body = ErrorBody))
+)]
 pub async fn list_tenants(
     caller: Caller,
     State(app): State<AppState>,

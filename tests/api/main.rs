@@ -13,6 +13,7 @@ mod ingest;
 mod limits;
 mod logs;
 mod metrics;
+mod openapi;
 mod payloads;
 mod protection;
 mod register;
