@@ -110,6 +110,7 @@ pub struct TenantSettings {
     pub registration_cache_ttl_ms: u64,
     pub restart_backoff_ms: u64,
     pub restart_backoff_max_ms: u64,
+    pub refusal_log_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,6 +345,7 @@ impl Settings {
                 idle_timeout: Duration::from_millis(self.tenants.idle_timeout_ms),
                 restart_backoff: Duration::from_millis(self.tenants.restart_backoff_ms),
                 restart_backoff_max: Duration::from_millis(self.tenants.restart_backoff_max_ms),
+                refusal_log_interval: Duration::from_millis(self.tenants.refusal_log_interval_ms),
             },
             delivery: DeliveryConfig {
                 retry: RetryPolicy {

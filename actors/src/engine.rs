@@ -20,7 +20,7 @@ use crate::supervisor::{
     TenantRef, TenantsConfig,
 };
 use crate::tenant::{Ingest, TenantHealth, TenantMessage};
-use crate::writer::{Append, WriterActor, WriterConfig, WriterHandle};
+use crate::writer::{WriterActor, WriterConfig, WriterHandle};
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -146,20 +146,18 @@ impl Engine {
         }
     }
 
-    /// Logs a rejected request without waiting for its commit. Best effort: when
-    /// the writer's queue is full the row is dropped (returns false), so a flood
-    /// of bad requests cannot crowd out good ones.
-    pub fn log_rejected(&self, event: NewEvent) -> bool {
-        let Some(admission) = self.writer.try_reserve() else {
-            return false;
-        };
-        self.writer.append(Append {
-            event,
-            reply: None,
-            notify: None,
-            admission,
-        });
-        true
+    /// Logs a rejected request through its tenant's actor, which writes one
+    /// row per interval (counting the rest) and only while the writer has
+    /// room, so a flood of bad requests can neither flood the store nor crowd
+    /// out good ones. Returns false when the tenant could not be reached.
+    pub async fn log_rejected(&self, event: NewEvent) -> bool {
+        match self.tenant(&event.tenant).await {
+            Ok(tenant) => tenant
+                .actor
+                .send_message(TenantMessage::Rejected(Box::new(event)))
+                .is_ok(),
+            Err(_) => false,
+        }
     }
 
     /// The tenant's running actor, started if needed.

@@ -30,6 +30,7 @@ pub mod overrides;
 pub mod queue;
 pub mod restart;
 pub mod retry;
+pub mod sampler;
 pub mod store;
 pub mod supervisor;
 pub mod tenant;

@@ -53,6 +53,7 @@ mod tests {
             idle_timeout: Duration::ZERO,
             restart_backoff: Duration::from_millis(100),
             restart_backoff_max: Duration::from_secs(1),
+            refusal_log_interval: Duration::ZERO,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct TenantsConfig {
     /// First delay before restarting an actor that failed again soon after a restart.
     pub restart_backoff: Duration,
     pub restart_backoff_max: Duration,
+    /// At most one `rejected` and one `rate_limited` row per tenant per interval.
+    pub refusal_log_interval: Duration,
 }
 
 /// A running tenant actor and its in-flight bound.
@@ -219,6 +221,7 @@ async fn spawn_tenant(
             .get(&*key.provider)
             .cloned()
             .unwrap_or_default(),
+        refusal_log_interval: state.config.refusal_log_interval,
         idle_timeout: state.config.idle_timeout,
         restarts,
     };

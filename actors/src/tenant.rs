@@ -28,15 +28,12 @@ use crate::metrics;
 use crate::overrides;
 use crate::queue::DeliveryQueue;
 use crate::retry::RetryPolicy;
+use crate::sampler::RowSampler;
 use crate::store::Store;
 use crate::writer::{Admission, Append, WriterHandle};
 
 /// Most of a client's answer kept with an attempt.
 const RESPONSE_EXCERPT_BYTES: usize = 1024;
-
-/// At most one `rate_limited` row per tenant this often, counting the refusals
-/// since the last one, so a flood cannot flood the store.
-const RATE_LIMITED_ROW_EVERY: Duration = Duration::from_secs(10);
 
 /// An accepted event on its way to the writer, with the request waiting for it.
 pub struct Ingest {
@@ -68,6 +65,8 @@ pub enum TenantMessage {
     Tick,
     /// The tenant was registered again (new url, events or secret).
     RegistrationChanged(Arc<Registration>),
+    /// A request that failed authentication, validation or the allowlist: logged, sampled.
+    Rejected(Box<NewEvent>),
     /// A failed event was put back by hand.
     Requeued(Box<PendingEvent>),
     /// The client changed its configuration: new retry policy or rate limits, at once.
@@ -116,6 +115,8 @@ pub struct TenantArgs {
     pub deliverer: Arc<dyn Deliverer>,
     pub delivery: DeliveryConfig,
     pub rate_limits: Vec<RateWindow>,
+    /// At most one `rejected` and one `rate_limited` row per this interval.
+    pub refusal_log_interval: Duration,
     pub idle_timeout: Duration,
     pub restarts: u32,
 }
@@ -147,9 +148,9 @@ pub struct TenantState {
     limiter: RateLimiter,
     signature_validation: bool,
     rate_limited: u64,
-    /// Refusals not yet counted in a `rate_limited` row, and when the last row went.
-    unlogged_refusals: u64,
-    last_refusal_row: Option<Instant>,
+    /// One `rate_limited` row and one `rejected` row per interval, with counts.
+    rate_limited_rows: RowSampler,
+    rejected_rows: RowSampler,
     last_activity: Instant,
     /// The periodic tick, aborted when the actor stops.
     ticker: Option<JoinHandle<()>>,
@@ -195,8 +196,8 @@ impl Actor for TenantActor {
             default_retry,
             signature_validation: true,
             rate_limited: 0,
-            unlogged_refusals: 0,
-            last_refusal_row: None,
+            rate_limited_rows: RowSampler::new(args.refusal_log_interval),
+            rejected_rows: RowSampler::new(args.refusal_log_interval),
             last_activity: Instant::now(),
             ticker: Some(ticker),
         };
@@ -291,6 +292,17 @@ impl Actor for TenantActor {
             TenantMessage::RegistrationChanged(registration) => {
                 state.registration = Some(registration);
                 pump(&myself, state).await;
+            }
+            TenantMessage::Rejected(event) => {
+                if let Some(suppressed) = state.rejected_rows.admit(Instant::now()) {
+                    let mut event = *event;
+                    if suppressed > 0 {
+                        let note =
+                            format!(" ({suppressed} similar refusal(s) since the last such row)");
+                        event.error_message.get_or_insert_default().push_str(&note);
+                    }
+                    log_row(state, event);
+                }
             }
             TenantMessage::Requeued(event) => {
                 state.last_activity = Instant::now();
@@ -502,26 +514,19 @@ fn apply_client_config(state: &mut TenantState, config: &ClientConfig) {
     }
 }
 
-/// Counts a refused request and, at most every `RATE_LIMITED_ROW_EVERY`,
-/// logs one `rate_limited` row saying how many were refused (without bodies).
+/// Counts a rate-limited request and, at most once per interval, logs a
+/// `rate_limited` row (without the body) saying how many were refused.
 fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
     state.rate_limited += 1;
     ::metrics::counter!(metrics::RATE_LIMITED, "provider" => state.key.provider.to_string())
         .increment(1);
-    state.unlogged_refusals += 1;
-    let due = state
-        .last_refusal_row
-        .is_none_or(|at| at.elapsed() >= RATE_LIMITED_ROW_EVERY);
-    if !due {
-        return;
-    }
-    let Some(admission) = state.writer.try_reserve() else {
+    let Some(suppressed) = state.rate_limited_rows.admit(Instant::now()) else {
         return;
     };
-    let refused = std::mem::take(&mut state.unlogged_refusals);
-    state.last_refusal_row = Some(Instant::now());
-    state.writer.append(Append {
-        event: NewEvent {
+    let refused = suppressed + 1;
+    log_row(
+        state,
+        NewEvent {
             status: EventStatus::RateLimited,
             payload: None,
             error_message: Some(format!(
@@ -529,10 +534,19 @@ fn note_refusal(state: &mut TenantState, event: NewEvent, window: &str) {
             )),
             ..event
         },
-        reply: None,
-        notify: None,
-        admission,
-    });
+    );
+}
+
+/// Writes a diagnostic row if the writer has room; such rows never crowd out events.
+fn log_row(state: &TenantState, event: NewEvent) {
+    if let Some(admission) = state.writer.try_reserve() {
+        state.writer.append(Append {
+            event,
+            reply: None,
+            notify: None,
+            admission,
+        });
+    }
 }
 
 fn health(state: &TenantState) -> TenantHealth {

@@ -153,7 +153,7 @@ async fn ingest(
     if !client_ip::allowed(caller, &rules.allowlist) {
         // Refused before its body is read: a stranger's upload costs nothing.
         let reason = format!("address {caller} is not on the client's allowlist");
-        log_rejected(app, &registration, &[], received_at, reason);
+        log_rejected(app, &registration, &[], received_at, reason).await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -176,7 +176,8 @@ async fn ingest(
             &body,
             received_at,
             format!("authentication failed: {err}"),
-        );
+        )
+        .await;
         return Err(auth_error(err));
     }
     let payload = match payload::validate(&body) {
@@ -188,7 +189,8 @@ async fn ingest(
                 &body,
                 received_at,
                 format!("invalid payload: {err}"),
-            );
+            )
+            .await;
             return Err(payload_error(err));
         }
     };
@@ -281,9 +283,9 @@ fn payload_error(err: PayloadError) -> ApiError {
 }
 
 /// Keeps a `rejected` row so operators can see why a provider is failing.
-/// The body is cut to a bounded size; the row is written best-effort and never
-/// delays the answer.
-fn log_rejected(
+/// The body is cut to a bounded size; the tenant's actor writes at most one
+/// such row per interval (counting the others), best effort.
+async fn log_rejected(
     app: &AppState,
     registration: &Registration,
     body: &[u8],
@@ -304,7 +306,7 @@ fn log_rejected(
         received_at,
         body_sha256: None,
     };
-    if !app.engine.log_rejected(event) {
-        tracing::warn!(tenant = %registration.tenant, "writer queue full; rejected request not logged");
+    if !app.engine.log_rejected(event).await {
+        tracing::warn!(tenant = %registration.tenant, "tenant unavailable; rejected request not logged");
     }
 }

@@ -271,6 +271,11 @@ fn test_settings(
         ),
         ("ORDERHOOK_STORE__POOL_SIZE".into(), "4".into()),
         ("ORDERHOOK_STORE__CONNECT_TIMEOUT_MS".into(), "2000".into()),
+        // Tests count refusals row by row; sampling has tests of its own.
+        (
+            "ORDERHOOK_TENANTS__REFUSAL_LOG_INTERVAL_MS".into(),
+            "0".into(),
+        ),
     ];
     if let Some(db) = db {
         env.push(("DATABASE_URL".into(), db.url.clone()));

@@ -8,6 +8,7 @@ use orderhook_actors::domain::TenantKey;
 use crate::helpers::{StoreKind, TestApp, eventually, json_body, order_body};
 
 const SMALL_BURST: &[(&str, &str)] = &[
+    ("ORDERHOOK_TENANTS__REFUSAL_LOG_INTERVAL_MS", "10000"),
     ("ORDERHOOK_PROVIDERS__TALABAT__RATE_LIMIT__BURST", "3"),
     (
         "ORDERHOOK_PROVIDERS__TALABAT__RATE_LIMIT__BURST_WINDOW_S",

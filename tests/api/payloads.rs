@@ -138,3 +138,48 @@ async fn rejected_rows_keep_a_bounded_slice_of_the_body() {
     assert_eq!(row.get::<_, String>(0).len(), 64);
     assert_eq!(row.get::<_, String>(1), "order_action");
 }
+
+#[tokio::test]
+async fn a_flood_of_refused_requests_leaves_one_row_per_interval() {
+    let app = TestApp::spawn_with(
+        crate::helpers::StoreKind::Postgres,
+        &[("ORDERHOOK_TENANTS__REFUSAL_LOG_INTERVAL_MS", "600")],
+    )
+    .await;
+    app.register("c1", "talabat", &["order_notification"]).await;
+    let refuse = || async {
+        let response = app
+            .send_signed(
+                "talabat",
+                "c1",
+                "not-the-key-0000000000",
+                &order_body("order_notification"),
+            )
+            .await;
+        assert_eq!(response.status(), 401);
+    };
+    for _ in 0..20 {
+        refuse().await;
+    }
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    refuse().await;
+    let db = app.db.as_ref().unwrap().client().await;
+    let logged = eventually(Duration::from_secs(5), || async {
+        db.query("SELECT 1 FROM webhook_logs WHERE status = 'rejected'", &[])
+            .await
+            .unwrap()
+            .len()
+            == 2
+    })
+    .await;
+    assert!(logged, "twenty-one refusals, two rows");
+    let second: String = db
+        .query_one(
+            "SELECT error_message FROM webhook_logs WHERE status = 'rejected' ORDER BY created_at DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(second.contains("19 similar refusal(s)"), "{second}");
+}
