@@ -2,6 +2,7 @@
 //! `src/store/` implements it for Postgres and for the embedded single-node file.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::domain::{
     AppendedEvent, AttemptRecord, ClientConfig, EventCounts, EventFilter, EventId, EventPage,
@@ -142,6 +143,14 @@ pub trait Store: Send + Sync + 'static {
         offset: u32,
         count_cap: u32,
     ) -> Result<EventPage, StoreError>;
+
+    /// Events matching `filter` counted per `bucket_seconds` of `created_at`:
+    /// `(bucket start, events, refused or failed events)`, oldest first.
+    async fn event_timeline(
+        &self,
+        filter: &EventFilter,
+        bucket_seconds: u32,
+    ) -> Result<Vec<(OffsetDateTime, i64, i64)>, StoreError>;
 
     /// Events matching `filter` counted by provider and status.
     async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError>;

@@ -4,6 +4,7 @@ mod access;
 mod client_config;
 pub mod client_ip;
 mod client_keys;
+mod dashboard;
 mod error;
 mod health;
 mod ingest;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/logs", get(logs::list_logs))
         .route("/api/webhooks/logs/{log_id}", get(logs::get_log))
         .route("/api/webhooks/stats", get(stats::get_stats))
+        .route("/api/webhooks/stats/timeline", get(stats::get_timeline))
         .route("/api/tenants", get(tenants::list_tenants))
         .route(
             "/api/tenants/{client_id}/{provider}/health",
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/dashboard", get(dashboard::dashboard))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    client_config, client_keys, error, health, ingest, logs, metrics, register, retry, rotate,
-    stats, tenants,
+    client_config, client_keys, dashboard, error, health, ingest, logs, metrics, register, retry,
+    rotate, stats, tenants,
 };
 
 #[derive(OpenApi)]
@@ -30,12 +30,14 @@ use super::{
         logs::list_logs,
         logs::get_log,
         stats::get_stats,
+        stats::get_timeline,
         tenants::list_tenants,
         tenants::tenant_health,
         health::health,
         health::live,
         metrics::render,
         openapi_json,
+        dashboard::dashboard,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -19,6 +19,42 @@ use super::logs::{filter_from, log_view};
 use crate::app::AppState;
 
 const RECENT_EVENTS: u32 = 5;
+/// The timeline covers the last hour in one-minute buckets.
+const TIMELINE_SPAN: Duration = Duration::from_secs(3600);
+const TIMELINE_BUCKET_S: u32 = 60;
+
+/// Events and refused-or-failed events per minute over the last hour (the
+/// dashboard's chart).
+#[utoipa::path(
+    get,
+    path = "/api/webhooks/stats/timeline",
+    tag = "operator",
+    params(("provider" = Option<String>, Query), ("clientId" = Option<String>, Query)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "{bucketSeconds, points: [{at, events, errors}]}", body = Object))
+)]
+pub async fn get_timeline(
+    caller: Caller,
+    State(app): State<AppState>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut filter = filter_from(&caller, &query)?;
+    filter.since = Some(OffsetDateTime::now_utc() - TIMELINE_SPAN);
+    filter.until = None;
+    filter.status = None;
+    let points = app.store.event_timeline(&filter, TIMELINE_BUCKET_S).await?;
+    Ok(Json(json!({
+        "bucketSeconds": TIMELINE_BUCKET_S,
+        "points": points
+            .into_iter()
+            .map(|(at, events, errors)| json!({
+                "at": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "events": events,
+                "errors": errors,
+            }))
+            .collect::<Vec<_>>(),
+    })))
+}
 
 /// A period's totals by status and provider.
 #[utoipa::path(

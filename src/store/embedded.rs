@@ -909,6 +909,31 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn event_timeline(
+        &self,
+        filter: &EventFilter,
+        bucket_seconds: u32,
+    ) -> Result<Vec<(OffsetDateTime, i64, i64)>, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("?{i}"));
+        let values = sqlite_values(values);
+        let bucket = i64::from(bucket_seconds.max(1)) * 1_000_000;
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT (created_at / {bucket}) * {bucket}, count(*),
+                        sum(status IN ('rejected', 'failed', 'rate_limited'))
+                 FROM webhook_logs {clause} GROUP BY 1 ORDER BY 1"
+            );
+            let mut statement = conn.prepare(&sql)?;
+            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+            let mut timeline = Vec::new();
+            while let Some(row) = rows.next()? {
+                timeline.push((from_micros(row.get(0)?)?, row.get(1)?, row.get(2)?));
+            }
+            Ok(timeline)
+        })
+        .await
+    }
+
     async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError> {
         let (clause, values) = where_clause(filter, |i| format!("?{i}"));
         let values = sqlite_values(values);

@@ -265,8 +265,16 @@ async fn check_key(
 /// (possibly one row of a batch), the store being away, anything else.
 fn classify(err: tokio_postgres::Error) -> StoreError {
     let Some(code) = err.code() else {
-        // No SQLSTATE: the connection itself failed.
-        return StoreError::Unavailable(err.to_string());
+        // No SQLSTATE: either the connection failed (closed, or an I/O error
+        // underneath), or our side could not encode or decode a value, which
+        // no retry will fix.
+        let connection = err.is_closed()
+            || std::error::Error::source(&err).is_some_and(|source| source.is::<std::io::Error>());
+        return if connection {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Internal(err.to_string())
+        };
     };
     let class = &code.code()[..2];
     if matches!(class, "22" | "23") {
@@ -868,6 +876,36 @@ impl Store for PostgresStore {
             total: counted.min(i64::from(count_cap)),
             total_capped: counted > i64::from(count_cap),
         })
+    }
+
+    async fn event_timeline(
+        &self,
+        filter: &EventFilter,
+        bucket_seconds: u32,
+    ) -> Result<Vec<(OffsetDateTime, i64, i64)>, StoreError> {
+        let (clause, values) = where_clause(filter, |i| format!("${i}"));
+        let mut params = pg_params(&values);
+        let bucket = f64::from(bucket_seconds.max(1));
+        params.push(&bucket);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT to_timestamp(floor(extract(epoch FROM created_at)::float8 / ${n}::float8)
+                                         * ${n}::float8) AS bucket,
+                            count(*),
+                            count(*) FILTER (WHERE status IN ('rejected', 'failed', 'rate_limited'))
+                     FROM webhook_logs {clause} GROUP BY 1 ORDER BY 1",
+                    n = values.len() + 1
+                ),
+                &params,
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect())
     }
 
     async fn count_events(&self, filter: &EventFilter) -> Result<EventCounts, StoreError> {

@@ -4,6 +4,7 @@
 mod access;
 mod alerts;
 mod binary;
+mod dashboard;
 mod delivery;
 mod durability;
 mod edge;
