@@ -214,7 +214,11 @@ async fn stats_summarise_a_period_and_a_client_key_sees_only_its_own() {
     assert_eq!(timeline["bucketSeconds"], 60);
     let points = timeline["points"].as_array().unwrap();
     let sum = |key: &str| points.iter().map(|p| p[key].as_i64().unwrap()).sum::<i64>();
-    assert_eq!((sum("events"), sum("errors")), (7, 3), "2 failed and 1 rejected of 7");
+    assert_eq!(
+        (sum("events"), sum("errors")),
+        (7, 3),
+        "2 failed and 1 rejected of 7"
+    );
     let bad = get(&app, "/api/webhooks/stats?period=year", ADMIN_TOKEN).await;
     assert_eq!(bad.status(), 400);
     assert_eq!(json_body(bad).await["error"]["field"], "period");
