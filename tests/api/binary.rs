@@ -29,6 +29,15 @@ fn orderhook(dir: &std::path::Path) -> Command {
     command
 }
 
+/// Sends SIGTERM, as an init system stopping the service would.
+fn terminate(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
     loop {
@@ -94,14 +103,7 @@ async fn serves_on_the_embedded_default_prints_a_token_once_and_stops_on_sigterm
         "the embedded store lives in ./data"
     );
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    terminate(&child);
     let status = wait_for_exit(&mut child, Duration::from_secs(15));
     assert!(status.success(), "a SIGTERM stop is clean: {status}");
 }
@@ -270,14 +272,7 @@ async fn json_logs_carry_the_request_span_and_never_a_secret() {
         .unwrap();
     let event_id = answer["eventId"].as_str().unwrap().to_owned();
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    terminate(&child);
     wait_for_exit(&mut child, Duration::from_secs(15));
     let mut output = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut output).unwrap();
