@@ -210,6 +210,24 @@ async fn stats_summarise_a_period_and_a_client_key_sees_only_its_own() {
     )
     .await;
     assert_eq!(one["total"], 3);
+    let careem = json_body(
+        get(
+            &app,
+            "/api/webhooks/stats?provider=careem&period=week",
+            ADMIN_TOKEN,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (careem["total"].as_i64(), careem["successful"].as_i64()),
+        (Some(4), Some(3))
+    );
+    assert_eq!(careem["providers"].as_object().unwrap().len(), 1);
+    let month = json_body(get(&app, "/api/webhooks/stats?period=month", ADMIN_TOKEN).await).await;
+    assert_eq!(month["total"], 7);
+    let bad_provider = get(&app, "/api/webhooks/stats?provider=ubereats", ADMIN_TOKEN).await;
+    assert_eq!(bad_provider.status(), 400);
     let timeline = json_body(get(&app, "/api/webhooks/stats/timeline", ADMIN_TOKEN).await).await;
     assert_eq!(timeline["bucketSeconds"], 60);
     let points = timeline["points"].as_array().unwrap();
