@@ -77,6 +77,9 @@ pub enum TenantMessage {
     Panic,
 }
 
+/// The states a running tenant actor reports (a tenant without one is `idle`).
+pub const RUNNING_STATES: [&str; 4] = ["healthy", "degraded", "failing", "paused"];
+
 /// What the tenant's actor knows about itself, for operators.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

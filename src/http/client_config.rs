@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use orderhook_actors::domain::{ClientConfig, RateLimitOverride, Registration, RetryOverride};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::client_ip::parse_net;
@@ -17,6 +16,7 @@ use axum::extract::rejection::JsonRejection;
 
 use super::access::Caller;
 use super::error::{ApiError, ApiPath, ErrorBody};
+use super::rfc3339;
 use crate::app::AppState;
 use crate::client_id;
 
@@ -160,6 +160,16 @@ pub async fn known_client(
     Ok(registrations)
 }
 
+/// The server's retry policy, in the shape a client's override takes.
+fn server_retry_policy(app: &AppState) -> RetryOverride {
+    let defaults = &app.settings.retry;
+    RetryOverride {
+        max_retries: defaults.max_retries,
+        retry_delays: defaults.retry_delays_ms.clone(),
+        exponential_backoff: defaults.exponential_backoff,
+    }
+}
+
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::bad_field("invalid_config", field, message)
 }
@@ -171,12 +181,10 @@ fn merge(
 ) -> Result<ClientConfig, ApiError> {
     let mut merged = current;
     if let Some(retry) = change.retry_policy {
-        let defaults = &app.settings.retry;
-        let base = merged.retry_policy.take().unwrap_or(RetryOverride {
-            max_retries: defaults.max_retries,
-            retry_delays: defaults.retry_delays_ms.clone(),
-            exponential_backoff: defaults.exponential_backoff,
-        });
+        let base = merged
+            .retry_policy
+            .take()
+            .unwrap_or_else(|| server_retry_policy(app));
         let policy = RetryOverride {
             max_retries: retry.max_retries.unwrap_or(base.max_retries),
             retry_delays: retry.retry_delays.unwrap_or(base.retry_delays),
@@ -275,14 +283,11 @@ fn view(
     registrations: &[Registration],
     config: &ClientConfig,
 ) -> ConfigView {
-    let defaults = &app.settings.retry;
-    let retry = config.retry_policy.clone().unwrap_or(RetryOverride {
-        max_retries: defaults.max_retries,
-        retry_delays: defaults.retry_delays_ms.clone(),
-        exponential_backoff: defaults.exponential_backoff,
-    });
+    let retry = config
+        .retry_policy
+        .clone()
+        .unwrap_or_else(|| server_retry_policy(app));
     let limits = config.rate_limiting.clone();
-    let timestamp = |at: time::OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     ConfigView {
         client_id: client,
         webhooks: registrations
@@ -293,8 +298,8 @@ fn view(
                 url: r.url.clone(),
                 events: r.events.clone(),
                 status: if r.is_active { "active" } else { "inactive" },
-                created_at: timestamp(r.created_at),
-                updated_at: timestamp(r.updated_at),
+                created_at: rfc3339(r.created_at),
+                updated_at: rfc3339(r.updated_at),
             })
             .collect(),
         retry_policy: RetryView {

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
 
 use crate::app::AppState;
@@ -46,7 +45,7 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let up = database["status"] == "up" && engine_up;
     let body = json!({
         "status": if up { "ok" } else { "unavailable" },
-        "timestamp": OffsetDateTime::now_utc().format(&Rfc3339).expect("now formats as RFC 3339"),
+        "timestamp": super::rfc3339(OffsetDateTime::now_utc()),
         "services": {
             "database": database,
             "actors": {

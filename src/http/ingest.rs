@@ -13,7 +13,6 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::client_ip;
 use super::error::{ApiError, ApiPath, ErrorBody};
@@ -216,9 +215,7 @@ async fn ingest(
     Ok(Json(Accepted {
         success: true,
         event_id: committed.id,
-        processed_at: OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .expect("now is representable in RFC 3339"),
+        processed_at: super::rfc3339(OffsetDateTime::now_utc()),
         status: if committed.duplicate {
             "duplicate"
         } else {

@@ -9,11 +9,12 @@ use axum::extract::State;
 use orderhook_actors::domain::{EventFilter, EventId, EventStatus, StoredEvent};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::format_description::well_known::Iso8601;
 use uuid::Uuid;
 
 use super::access::Caller;
 use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
+use super::rfc3339;
 use crate::app::AppState;
 use crate::{client_id, providers};
 
@@ -86,8 +87,8 @@ pub async fn get_log(
     let mut view = log_view(&event);
     view["seq"] = json!(event.seq);
     view["error"] = json!(event.error_message);
-    view["deliveredAt"] = json!(event.delivered_at.map(timestamp));
-    view["nextRetryAt"] = json!(event.next_retry_at.map(timestamp));
+    view["deliveredAt"] = json!(event.delivered_at.map(rfc3339));
+    view["nextRetryAt"] = json!(event.next_retry_at.map(rfc3339));
     view["attempts"] = attempts
         .iter()
         .map(|a| {
@@ -97,7 +98,7 @@ pub async fn get_log(
                 "responseTime": a.response_time_ms,
                 "response": a.response_body,
                 "error": a.error,
-                "timestamp": timestamp(a.created_at),
+                "timestamp": rfc3339(a.created_at),
             })
         })
         .collect();
@@ -118,14 +119,10 @@ pub fn log_view(event: &StoredEvent) -> Value {
         "event": event.event_type,
         "status": event.status.as_str(),
         "responseTime": event.response_time,
-        "timestamp": timestamp(event.created_at),
+        "timestamp": rfc3339(event.created_at),
         "payload": payload,
         "response": event.error_message.as_ref().map(|error| json!({ "error": error })),
     })
-}
-
-fn timestamp(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> ApiError {

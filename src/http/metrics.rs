@@ -16,7 +16,7 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!(telemetry::WRITER_QUEUE).set(app.engine.writer_queue_depth() as f64);
     let tenants = app.engine.running_tenant_health().await;
     let mut by_state: std::collections::BTreeMap<&'static str, usize> =
-        ["healthy", "degraded", "failing", "paused"]
+        orderhook_actors::tenant::RUNNING_STATES
             .into_iter()
             .map(|state| (state, 0))
             .collect();

@@ -120,6 +120,13 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
+/// A time as every answer writes it. Formatting a real timestamp in RFC 3339
+/// cannot fail (only years outside 0–9999 would).
+pub(crate) fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }

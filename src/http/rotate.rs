@@ -11,7 +11,6 @@ use axum::extract::State;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use super::access::Caller;
@@ -65,6 +64,6 @@ pub async fn rotate_secret(
     Ok(Json(Rotated {
         webhook_id: id,
         secret_key: registration.secret.expose_secret().to_owned(),
-        previous_secret_valid_until: until.format(&Rfc3339).unwrap_or_default(),
+        previous_secret_valid_until: super::rfc3339(until),
     }))
 }

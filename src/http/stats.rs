@@ -48,7 +48,7 @@ pub async fn get_timeline(
         "points": points
             .into_iter()
             .map(|(at, events, errors)| json!({
-                "at": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "at": super::rfc3339(at),
                 "events": events,
                 "errors": errors,
             }))

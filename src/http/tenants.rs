@@ -9,13 +9,13 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use orderhook_actors::domain::TenantKey;
-use orderhook_actors::tenant::TenantHealth;
+use orderhook_actors::tenant::{RUNNING_STATES, TenantHealth};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::access::Caller;
 use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
+use super::rfc3339;
 use crate::app::AppState;
 use crate::{client_id, providers};
 
@@ -49,7 +49,6 @@ pub async fn tenant_health(
         .ok_or_else(not_found)?;
     let backlog = app.store.tenant_backlog(&key).await?;
     let now = OffsetDateTime::now_utc();
-    let timestamp = |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     let mut body = json!({
         "clientId": &*key.client_id,
         "provider": &*key.provider,
@@ -58,7 +57,7 @@ pub async fn tenant_health(
         "oldestPendingAgeMs": backlog
             .oldest_undelivered_at
             .map(|at| (now - at).whole_milliseconds().max(0) as i64),
-        "lastDeliveredAt": backlog.last_delivered_at.map(timestamp),
+        "lastDeliveredAt": backlog.last_delivered_at.map(rfc3339),
     });
     match app.engine.tenant_health(&key).await {
         Some(health) => {
@@ -90,8 +89,6 @@ fn merge(into: &mut Value, from: Value) {
         into.extend(from);
     }
 }
-
-const RUNNING_STATES: [&str; 4] = ["healthy", "degraded", "failing", "paused"];
 
 /// Tenants with their state.
 #[utoipa::path(
