@@ -1,7 +1,20 @@
-//! orderhook-loadtest: signed webhooks in, deliveries counted out. Not built
-//! yet; this binary only reserves the name and says so.
+//! orderhook-loadtest: signed webhooks in, deliveries counted out. See
+//! BENCHMARKS.md for the scenarios it drives.
 
-fn main() {
-    eprintln!("orderhook-loadtest is not implemented yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser;
+use orderhook_loadtest::Options;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+    match orderhook_loadtest::run(options).await {
+        Ok(report) if report.passed() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("orderhook-loadtest: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }

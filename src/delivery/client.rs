@@ -51,6 +51,8 @@ impl HttpDeliverer {
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
     id: EventId,
+    /// The tenant's sequence number: consecutive, so a receiver can see order and gaps.
+    sequence: i64,
     provider: &'a str,
     client_id: &'a str,
     #[serde(rename = "type")]
@@ -70,6 +72,7 @@ pub fn envelope(request: &DeliveryRequest) -> Result<Vec<u8>, String> {
         .map_err(|err| format!("stored payload is unreadable: {err}"))?;
     let envelope = Envelope {
         id: request.event.id,
+        sequence: request.event.seq,
         provider: &request.tenant.provider,
         client_id: &request.tenant.client_id,
         event_type: &request.event.event_type,

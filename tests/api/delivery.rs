@@ -84,6 +84,16 @@ async fn events_arrive_in_order_once_each_with_verifiable_signatures() {
     let expected: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(ids, expected, "in acceptance order");
 
+    let sequences: Vec<i64> = received
+        .iter()
+        .map(|r| r.json()["sequence"].as_i64().expect("sequence"))
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=20).collect::<Vec<i64>>(),
+        "consecutive from 1"
+    );
+
     for (delivery, (id, body)) in received.iter().zip(&sent) {
         let header = |name: &str| delivery.headers[name].to_str().unwrap().to_owned();
         assert_eq!(header("webhook-id"), *id);

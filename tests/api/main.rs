@@ -12,6 +12,7 @@ mod faults;
 mod helpers;
 mod ingest;
 mod limits;
+mod loadtest;
 mod logs;
 mod metrics;
 mod openapi;
