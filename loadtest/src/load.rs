@@ -260,7 +260,12 @@ where
             }
         }
     }
-    let offered = start.elapsed().min(duration);
+    // Open: the load was offered when the clock stopped scheduling. Closed: until
+    // the last connection's last request, which may end after the deadline.
+    let scheduling_ended = start.elapsed();
     while tasks.join_next().await.is_some() {}
-    offered
+    match model {
+        Model::Open { .. } => scheduling_ended,
+        Model::Closed { .. } => start.elapsed(),
+    }
 }

@@ -53,6 +53,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "log_indexes",
         sql: include_str!("../../migrations/postgres/0008_log_indexes.sql"),
     },
+    Migration {
+        version: 9,
+        name: "fewer_log_indexes",
+        sql: include_str!("../../migrations/postgres/0009_fewer_log_indexes.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[
@@ -95,6 +100,11 @@ pub const SQLITE: &[Migration] = &[
         version: 8,
         name: "log_indexes",
         sql: include_str!("../../migrations/sqlite/0008_log_indexes.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "fewer_log_indexes",
+        sql: include_str!("../../migrations/sqlite/0009_fewer_log_indexes.sql"),
     },
 ];
 

@@ -155,6 +155,9 @@ impl PostgresStore {
     /// `statement_timeout` bounds every statement on the server side: a batch
     /// the writer gives up on is cancelled there too, rather than committing
     /// after its requests were already answered 503.
+    /// `jit=off`: a large batch (a backlog after a restart) is estimated
+    /// expensive enough to be JIT-compiled, and compiling took 1.5 s per batch
+    /// where running it takes 60 ms; no statement of ours gains from JIT.
     pub async fn connect(
         url: &str,
         pool_size: usize,
@@ -166,7 +169,7 @@ impl PostgresStore {
         config.connect_timeout(connect_timeout);
         config.application_name("orderhook");
         config.options(format!(
-            "-c statement_timeout={}",
+            "-c statement_timeout={} -c jit=off",
             statement_timeout.as_millis()
         ));
         let manager = Manager::from_config(
