@@ -40,10 +40,19 @@ pub struct Settings {
     pub tenants: TenantSettings,
     pub security: SecuritySettings,
     pub delivery: DeliverySettings,
+    pub leases: LeaseSettings,
     pub retry: RetrySettings,
     pub providers: BTreeMap<String, ProviderSettings>,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+}
+
+/// Delivery leases (Postgres only): which instance delivers which tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSettings {
+    pub ttl_ms: u64,
+    pub heartbeat_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -287,11 +296,18 @@ impl Settings {
                 "delivery.reconcile_interval_ms",
                 self.delivery.reconcile_interval_ms,
             ),
+            ("leases.heartbeat_ms", self.leases.heartbeat_ms),
         ];
         for (key, value) in positive {
             if value == 0 {
                 return Err(invalid(key, "must be greater than zero"));
             }
+        }
+        if self.leases.ttl_ms < 2 * self.leases.heartbeat_ms {
+            return Err(invalid(
+                "leases.ttl_ms",
+                "must be at least twice leases.heartbeat_ms, or leases lapse between heartbeats",
+            ));
         }
         if self.retry.retry_delays_ms.is_empty() {
             return Err(invalid(
@@ -371,6 +387,10 @@ impl Settings {
                 .collect(),
             ingest_timeout: Duration::from_millis(self.ingest.timeout_ms),
             start_timeout: Duration::from_secs(5),
+            leases: orderhook_actors::lease::LeaseConfig {
+                ttl: Duration::from_millis(self.leases.ttl_ms),
+                heartbeat: Duration::from_millis(self.leases.heartbeat_ms),
+            },
         }
     }
 }

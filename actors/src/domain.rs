@@ -236,6 +236,9 @@ pub struct AttemptRecord {
     /// `Delivered`, `Retrying` or `Failed`.
     pub outcome: EventStatus,
     pub next_retry_at: Option<OffsetDateTime>,
+    /// The lease token it was made under: the store ignores the outcome when
+    /// the tenant's lease has moved on since (`None`: a store of one instance).
+    pub lease_token: Option<i64>,
 }
 
 /// An attempt as the store keeps it.

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::{AppendedEvent, ClientConfig, NewEvent, PendingEvent, Registration, TenantKey};
+use crate::lease::{self, LeaseConfig, Leases};
 use crate::limiter::RateWindow;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{
@@ -33,6 +34,8 @@ pub struct EngineConfig {
     pub ingest_timeout: Duration,
     /// Longest a request waits for the supervisor to start a tenant's actor.
     pub start_timeout: Duration,
+    /// Delivery leases, when several instances share the store.
+    pub leases: LeaseConfig,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -59,11 +62,15 @@ pub struct Engine {
     writer: WriterHandle,
     supervisor: ActorRef<SupervisorMessage>,
     tenants: TenantMap,
+    store: Arc<dyn Store>,
+    leases: Arc<Leases>,
+    heartbeat: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
     /// Starts the actors, then (in the background) a tenant actor for every
-    /// tenant with undelivered events, so a restart resumes delivery.
+    /// tenant with undelivered events, so a restart resumes delivery. On a
+    /// shared store the lease heartbeat does that, for the tenants it holds.
     pub async fn start(
         store: Arc<dyn Store>,
         deliverer: Arc<dyn Deliverer>,
@@ -71,7 +78,9 @@ impl Engine {
     ) -> Result<Arc<Self>, ractor::SpawnErr> {
         let (writer, _) = WriterActor::start(store.clone(), config.writer.clone()).await?;
         let tenants: TenantMap = Arc::new(DashMap::new());
+        let leases = Arc::new(Leases::new(store.is_shared()));
         let deps = TenantDeps {
+            leases: leases.clone(),
             writer: writer.clone(),
             store: store.clone(),
             deliverer,
@@ -93,8 +102,21 @@ impl Engine {
             writer,
             supervisor,
             tenants,
+            store: store.clone(),
+            leases: leases.clone(),
+            heartbeat: std::sync::Mutex::new(None),
         });
-        tokio::spawn(resume_pending(Arc::downgrade(&engine), store));
+        if leases.is_shared() {
+            let task = tokio::spawn(keep_leases(
+                Arc::downgrade(&engine),
+                store,
+                leases,
+                engine.config.leases.clone(),
+            ));
+            *engine.heartbeat.lock().expect("heartbeat lock") = Some(task);
+        } else {
+            tokio::spawn(resume_pending(Arc::downgrade(&engine), store));
+        }
         Ok(engine)
     }
 
@@ -282,12 +304,22 @@ impl Engine {
 
     /// Stops tenant actors, then lets the writer commit everything it holds.
     pub async fn shutdown(&self, timeout: Duration) {
+        if let Some(heartbeat) = self.heartbeat.lock().expect("heartbeat lock").take() {
+            heartbeat.abort();
+        }
         let _ = self
             .supervisor
             .stop_and_wait(Some("shutdown".into()), Some(timeout))
             .await;
         // Drain, not stop: a stop signal would overtake rows still in the mailbox.
         let _ = self.writer.actor.drain_and_wait(Some(timeout)).await;
+        // Last: the attempts recorded above were made under these leases.
+        lease::release(&*self.store, &self.leases).await;
+    }
+
+    /// This instance's leases.
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// Sends a message to a running tenant actor (tests use it to inject faults).
@@ -295,6 +327,43 @@ impl Engine {
         self.tenants
             .get(key)
             .is_some_and(|tenant| tenant.actor.send_message(message).is_ok())
+    }
+}
+
+/// Heartbeats until the engine goes away: renews and claims leases, and wakes
+/// the actor of every held tenant with undelivered events.
+async fn keep_leases(
+    engine: std::sync::Weak<Engine>,
+    store: Arc<dyn Store>,
+    leases: Arc<Leases>,
+    config: LeaseConfig,
+) {
+    let mut ticker = tokio::time::interval(config.heartbeat);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match lease::heartbeat(&*store, &leases, &config).await {
+            Ok(pending) => {
+                for key in pending {
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
+                    match engine.tenant(&key).await {
+                        Ok(tenant) => {
+                            let _ = tenant.actor.send_message(TenantMessage::Wake);
+                        }
+                        Err(err) => {
+                            tracing::warn!(tenant = %key, error = %err, "cannot wake tenant");
+                        }
+                    }
+                }
+            }
+            // Leases not renewed lapse here before they can lapse in the store.
+            Err(err) => tracing::warn!(error = %err, "lease heartbeat failed"),
+        }
+        if engine.strong_count() == 0 {
+            return;
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`store`]: the storage port the edges implement.
 //! - [`engine`]: the facade the HTTP edge calls.
 //! - [`writer`], [`tenant`], [`supervisor`]: the actors; [`restart`]: restart backoff.
+//! - [`lease`]: which tenants this instance delivers when several share a store.
 //! - [`delivery`]: the port the HTTP delivery client implements; [`queue`]: a
 //!   tenant's delivery order and window; [`retry`]: the retry policy.
 //!
@@ -24,6 +25,7 @@
 pub mod delivery;
 pub mod domain;
 pub mod engine;
+pub mod lease;
 pub mod limiter;
 pub mod metrics;
 pub mod overrides;

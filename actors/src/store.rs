@@ -2,7 +2,9 @@
 //! `src/store/` implements it for Postgres and for the embedded single-node file.
 
 use async_trait::async_trait;
+use std::time::Duration;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::domain::{
     AppendedEvent, AttemptRecord, ClientConfig, EventCounts, EventFilter, EventId, EventPage,
@@ -157,4 +159,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether several instances may share this store, and so need leases.
+    fn is_shared(&self) -> bool;
+
+    /// Renews `owner`'s live leases and takes those of `wanted` tenants that
+    /// are free or expired, each for `ttl`. Returns every lease `owner` holds
+    /// now, with its fencing token (new tokens are never reused).
+    async fn claim_leases(
+        &self,
+        owner: Uuid,
+        ttl: Duration,
+        wanted: &[TenantKey],
+    ) -> Result<Vec<(TenantKey, i64)>, StoreError>;
+
+    /// Gives up all of `owner`'s leases.
+    async fn release_leases(&self, owner: Uuid) -> Result<(), StoreError>;
 }

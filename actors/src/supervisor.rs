@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::TenantKey;
+use crate::lease::Leases;
 use crate::limiter::RateWindow;
 use crate::restart::RestartHistory;
 use crate::store::Store;
@@ -71,6 +72,7 @@ pub struct TenantDeps {
     pub delivery: DeliveryConfig,
     /// Rate-limit windows by provider name.
     pub rate_limits: Arc<HashMap<String, Vec<RateWindow>>>,
+    pub leases: Arc<Leases>,
 }
 
 pub struct SupervisorArgs {
@@ -224,6 +226,7 @@ async fn spawn_tenant(
         refusal_log_interval: state.config.refusal_log_interval,
         idle_timeout: state.config.idle_timeout,
         restarts,
+        leases: state.deps.leases.clone(),
     };
     let (actor, _join) = Actor::spawn_linked(None, TenantActor, args, myself.get_cell())
         .await

@@ -23,6 +23,7 @@ use crate::domain::{
     Registration, TenantKey,
 };
 use crate::engine::IngestError;
+use crate::lease::{Grant, Leases};
 use crate::limiter::{RateLimiter, RateWindow, WindowUsage};
 use crate::metrics;
 use crate::overrides;
@@ -63,6 +64,9 @@ pub enum TenantMessage {
     RetryDue,
     /// Periodic: reread the store, and stop if idle.
     Tick,
+    /// This instance holds the tenant's lease and the store has undelivered
+    /// events of it: look, even if no commit here said so.
+    Wake,
     /// The tenant was registered again (new url, events or secret).
     RegistrationChanged(Arc<Registration>),
     /// A request that failed authentication, validation or the allowlist: logged, sampled.
@@ -94,6 +98,10 @@ pub struct TenantHealth {
     pub last_seq: Option<i64>,
     /// Undelivered events held in memory (more may wait in the store).
     pub queued: usize,
+    /// Whether this instance delivers the tenant (holds its lease, or is alone on its store).
+    pub delivering_here: bool,
+    /// Attempts that succeeded since this actor started.
+    pub delivered: u64,
     pub in_flight: Option<EventId>,
     /// The attempt number of the in-flight event.
     pub in_flight_attempt: Option<i32>,
@@ -122,6 +130,7 @@ pub struct TenantArgs {
     pub refusal_log_interval: Duration,
     pub idle_timeout: Duration,
     pub restarts: u32,
+    pub leases: Arc<Leases>,
 }
 
 pub struct TenantState {
@@ -135,6 +144,12 @@ pub struct TenantState {
     /// Where and how to deliver; `None` until it could be read from the store.
     registration: Option<Arc<Registration>>,
     queue: DeliveryQueue,
+    leases: Arc<Leases>,
+    /// The grant the queue was filled under; when it changes, another
+    /// instance may have delivered meanwhile, so the queue is refilled.
+    grant: Grant,
+    /// Attempts that succeeded since this actor started.
+    delivered: u64,
     /// The event whose attempt is out, with its attempt number.
     in_flight: Option<(EventId, i32)>,
     /// The one retry timer and when it fires; replaced (the old one aborted)
@@ -177,12 +192,16 @@ impl Actor for TenantActor {
         let period = tick_period(&args.delivery, args.idle_timeout);
         let ticker = myself.send_interval(period, || TenantMessage::Tick);
         let default_retry = args.delivery.retry.clone();
+        let grant = args.leases.grant(&args.key);
         let mut state = TenantState {
             key: args.key,
             writer: args.writer,
             store: args.store,
             deliverer: args.deliverer,
             queue: DeliveryQueue::new(args.delivery.window),
+            grant,
+            leases: args.leases,
+            delivered: 0,
             config: args.delivery,
             idle_timeout: args.idle_timeout,
             restarts: args.restarts,
@@ -278,6 +297,14 @@ impl Actor for TenantActor {
                 state.retry_timer = None;
                 pump(&myself, state).await;
             }
+            TenantMessage::Wake => {
+                // The store holds undelivered events of ours: some may have been
+                // committed by another instance, which told nobody here.
+                if state.queue.is_empty() {
+                    state.queue.mark_stale();
+                }
+                pump(&myself, state).await;
+            }
             TenantMessage::Tick => {
                 if state.registration.is_none() {
                     load_registration(state).await;
@@ -350,11 +377,13 @@ fn tick_period(config: &DeliveryConfig, idle_timeout: Duration) -> Duration {
 }
 
 fn is_idle(state: &TenantState) -> bool {
+    // A tenant another instance delivers has nothing to do here but ingest.
+    let nothing_to_deliver = (state.queue.is_empty() && state.queue.is_caught_up())
+        || !state.leases.grant(&state.key).may_deliver();
     !state.idle_timeout.is_zero()
         && state.last_activity.elapsed() >= state.idle_timeout
         && state.in_flight.is_none()
-        && state.queue.is_empty()
-        && state.queue.is_caught_up()
+        && nothing_to_deliver
 }
 
 async fn load_registration(state: &mut TenantState) {
@@ -369,6 +398,17 @@ async fn load_registration(state: &mut TenantState) {
 /// when it is due, or sets the timer for when it will be.
 async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
     if state.in_flight.is_some() {
+        return;
+    }
+    let grant = state.leases.grant(&state.key);
+    if grant != state.grant {
+        state.grant = grant;
+        state.queue = DeliveryQueue::new(state.config.window);
+        if let Some((_, timer)) = state.retry_timer.take() {
+            timer.abort();
+        }
+    }
+    if !grant.may_deliver() {
         return;
     }
     if state.queue.wants_page() {
@@ -443,6 +483,7 @@ fn settle_attempt(
     let round_attempts = event.round_attempts;
     let (status, next_retry_at) = if outcome.is_success() {
         state.consecutive_failures = 0;
+        state.delivered += 1;
         state.last_delivered_at = Some(now);
         if failing_before {
             tracing::info!(tenant = %state.key, "deliveries succeed again");
@@ -492,6 +533,7 @@ fn settle_attempt(
         attempted_at: now,
         outcome: status,
         next_retry_at,
+        lease_token: state.grant.token(),
     });
 }
 
@@ -569,6 +611,8 @@ fn health(state: &TenantState) -> TenantHealth {
         committed: state.committed,
         last_seq: state.last_seq,
         queued: state.queue.len(),
+        delivering_here: state.leases.grant(&state.key).may_deliver(),
+        delivered: state.delivered,
         in_flight: state.in_flight.map(|(id, _)| id),
         in_flight_attempt: state.in_flight.map(|(_, attempt)| attempt),
         consecutive_failures: state.consecutive_failures,

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use orderhook_actors::domain::{
@@ -953,6 +954,24 @@ impl Store for EmbeddedStore {
             Ok(counts)
         })
         .await
+    }
+
+    /// One process owns the file: no other instance can deliver its tenants.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    async fn claim_leases(
+        &self,
+        _owner: Uuid,
+        _ttl: Duration,
+        _wanted: &[TenantKey],
+    ) -> Result<Vec<(TenantKey, i64)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn release_leases(&self, _owner: Uuid) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

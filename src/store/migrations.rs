@@ -58,6 +58,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "fewer_log_indexes",
         sql: include_str!("../../migrations/postgres/0009_fewer_log_indexes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tenant_leases",
+        sql: include_str!("../../migrations/postgres/0010_tenant_leases.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[

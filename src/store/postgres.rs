@@ -118,9 +118,10 @@ const PENDING_COLUMNS: &str =
 const RECORD_ATTEMPTS: &str = "
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[],
-                       $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[])
+                       $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[],
+                       $12::bigint[])
     AS t(id, event_id, attempt, round_attempts, status_code, response_time, response_body,
-         error, attempted_at, outcome, next_retry_at)
+         error, attempted_at, outcome, next_retry_at, lease_token)
 ),
 stored AS (
   INSERT INTO webhook_attempts
@@ -141,7 +142,37 @@ SET status = latest.outcome,
     error_message = latest.error,
     delivered_at = CASE WHEN latest.outcome = 'delivered' THEN latest.attempted_at ELSE l.delivered_at END
 FROM latest
-WHERE l.id = latest.event_id AND l.attempts <= latest.attempt";
+WHERE l.id = latest.event_id AND l.attempts <= latest.attempt
+  -- Fencing: an instance whose lease was taken over records nothing.
+  AND (latest.lease_token IS NULL OR EXISTS (
+    SELECT 1 FROM tenant_leases tl
+    WHERE tl.client_id = l.client_id AND tl.provider = l.provider
+      AND tl.token = latest.lease_token))";
+
+const CLAIM_LEASES: &str = "
+WITH renewed AS (
+  UPDATE tenant_leases SET expires_at = now() + make_interval(secs => $2)
+  WHERE owner = $1 AND expires_at > now()
+  RETURNING client_id, provider, token
+),
+claimed AS (
+  INSERT INTO tenant_leases (client_id, provider, owner, token, expires_at)
+  SELECT w.client_id, w.provider, $1, nextval('tenant_lease_tokens'),
+         now() + make_interval(secs => $2)
+  FROM unnest($3::text[], $4::text[]) AS w(client_id, provider)
+  -- Leases renewed above are not claimed again: one statement may not touch a row twice.
+  WHERE NOT EXISTS (
+    SELECT 1 FROM tenant_leases t
+    WHERE t.client_id = w.client_id AND t.provider = w.provider
+      AND t.owner = $1 AND t.expires_at > now())
+  ON CONFLICT (client_id, provider) DO UPDATE
+    SET owner = EXCLUDED.owner, token = EXCLUDED.token, expires_at = EXCLUDED.expires_at
+    WHERE tenant_leases.expires_at <= now()
+  RETURNING client_id, provider, token
+)
+SELECT client_id, provider, token FROM renewed
+UNION ALL
+SELECT client_id, provider, token FROM claimed";
 
 pub struct PostgresStore {
     pool: Pool,
@@ -592,6 +623,7 @@ impl Store for PostgresStore {
         let at: Vec<OffsetDateTime> = attempts.iter().map(|a| a.attempted_at).collect();
         let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
         let next: Vec<Option<OffsetDateTime>> = attempts.iter().map(|a| a.next_retry_at).collect();
+        let tokens: Vec<Option<i64>> = attempts.iter().map(|a| a.lease_token).collect();
         let client = self.client().await?;
         let statement = client
             .prepare_cached(RECORD_ATTEMPTS)
@@ -602,7 +634,7 @@ impl Store for PostgresStore {
                 &statement,
                 &[
                     &ids, &events, &numbers, &rounds, &codes, &times, &bodies, &errors, &at,
-                    &outcomes, &next,
+                    &outcomes, &next, &tokens,
                 ],
             )
             .await
@@ -936,6 +968,53 @@ impl Store for PostgresStore {
                 .push((row.get(0), status, row.get(2), row.get(3), row.get(4)));
         }
         Ok(counts)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn claim_leases(
+        &self,
+        owner: Uuid,
+        ttl: Duration,
+        wanted: &[TenantKey],
+    ) -> Result<Vec<(TenantKey, i64)>, StoreError> {
+        // One order for every instance, so two claiming together cannot deadlock.
+        let mut wanted: Vec<&TenantKey> = wanted.iter().collect();
+        wanted.sort_by(|a, b| (&a.client_id, &a.provider).cmp(&(&b.client_id, &b.provider)));
+        let clients: Vec<&str> = wanted.iter().map(|k| &*k.client_id).collect();
+        let providers: Vec<&str> = wanted.iter().map(|k| &*k.provider).collect();
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(CLAIM_LEASES)
+            .await
+            .map_err(classify)?;
+        let rows = client
+            .query(
+                &statement,
+                &[&owner, &ttl.as_secs_f64(), &clients, &providers],
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)),
+                    row.get(2),
+                )
+            })
+            .collect())
+    }
+
+    async fn release_leases(&self, owner: Uuid) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM tenant_leases WHERE owner = $1", &[&owner])
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -270,6 +270,9 @@ fn test_settings(
             "2000".into(),
         ),
         ("ORDERHOOK_STORE__POOL_SIZE".into(), "4".into()),
+        // A restarted instance takes its predecessor's tenants over within 2 s.
+        ("ORDERHOOK_LEASES__TTL_MS".into(), "2000".into()),
+        ("ORDERHOOK_LEASES__HEARTBEAT_MS".into(), "200".into()),
         ("ORDERHOOK_STORE__CONNECT_TIMEOUT_MS".into(), "2000".into()),
         // Tests count refusals row by row; sampling has tests of its own.
         (
