@@ -54,6 +54,12 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
                 "tenantsByState": by_state,
                 "writerQueueDepth": app.engine.writer_queue_depth(),
             },
+            // Which tenants this instance delivers, when instances share the store.
+            "leases": {
+                "shared": app.engine.leases().is_shared(),
+                "instance": app.engine.leases().owner(),
+                "held": app.engine.leases().held_count(),
+            },
         },
     });
     let status = if up {

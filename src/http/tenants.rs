@@ -76,6 +76,8 @@ pub async fn tenant_health(
                 "signatureValidation": health.signature_validation,
                 "committed": health.committed,
                 "restarts": health.restarts,
+                "deliveringHere": health.delivering_here,
+                "delivered": health.delivered,
             });
             merge(&mut body, fields);
         }

@@ -11,6 +11,7 @@ mod edge;
 mod faults;
 mod helpers;
 mod ingest;
+mod leases;
 mod limits;
 mod loadtest;
 mod logs;

@@ -367,3 +367,124 @@ async fn a_repeated_body_is_answered_with_the_original_and_not_stored(
         .unwrap();
     assert_eq!(a_events.len(), 3);
 }
+
+mod leases {
+    use std::time::Duration;
+
+    use orderhook_actors::domain::{AttemptRecord, EventStatus, TenantKey};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn attempt(event_id: EventId, lease_token: Option<i64>) -> AttemptRecord {
+        AttemptRecord {
+            event_id,
+            attempt: 1,
+            round_attempts: 1,
+            status_code: Some(200),
+            response_time_ms: 3,
+            response_body: None,
+            error: None,
+            attempted_at: OffsetDateTime::now_utc(),
+            outcome: EventStatus::Delivered,
+            next_retry_at: None,
+            lease_token,
+        }
+    }
+
+    async fn status(store: &dyn Store, id: EventId) -> EventStatus {
+        store.find_event(id).await.unwrap().unwrap().status
+    }
+
+    #[tokio::test]
+    async fn one_owner_at_a_time_and_a_superseded_token_records_nothing() {
+        let (store, _backing) = postgres().await;
+        assert!(store.is_shared());
+        let webhook = register(&*store, "c1", "careem").await;
+        let stored = store
+            .append_events(&[event(Some(webhook), "c1", "careem", EventStatus::Pending)])
+            .await
+            .unwrap();
+        let id = stored[0].id;
+        let tenant = [TenantKey::new("c1", "careem")];
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+
+        let held = store
+            .claim_leases(first, Duration::from_millis(300), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        let old_token = held[0].1;
+        let taken = store
+            .claim_leases(second, Duration::from_secs(30), &tenant)
+            .await
+            .unwrap();
+        assert!(taken.is_empty(), "a live lease is not taken over");
+        let renewed = store
+            .claim_leases(first, Duration::from_millis(300), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(renewed, held, "renewal keeps the token");
+
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let taken = store
+            .claim_leases(second, Duration::from_secs(30), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1, "an expired lease is taken over");
+        let new_token = taken[0].1;
+        assert!(new_token > old_token);
+        assert!(
+            store
+                .claim_leases(first, Duration::from_secs(30), &tenant)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the old owner has nothing left to renew"
+        );
+
+        store
+            .record_attempts(&[attempt(id, Some(old_token))])
+            .await
+            .unwrap();
+        assert_eq!(
+            status(&*store, id).await,
+            EventStatus::Pending,
+            "fenced off"
+        );
+        store
+            .record_attempts(&[attempt(id, Some(new_token))])
+            .await
+            .unwrap();
+        assert_eq!(status(&*store, id).await, EventStatus::Delivered);
+    }
+
+    #[tokio::test]
+    async fn released_leases_are_free_at_once_and_tokens_never_repeat() {
+        let (store, _backing) = postgres().await;
+        let tenant = [
+            TenantKey::new("c1", "careem"),
+            TenantKey::new("c2", "jahez"),
+        ];
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        let held = store
+            .claim_leases(first, Duration::from_secs(30), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 2);
+        store.release_leases(first).await.unwrap();
+        let taken = store
+            .claim_leases(second, Duration::from_secs(30), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 2, "no waiting for the TTL after a release");
+        let old: Vec<i64> = held.iter().map(|(_, t)| *t).collect();
+        assert!(taken.iter().all(|(_, t)| !old.contains(t)));
+    }
+
+    #[tokio::test]
+    async fn the_embedded_store_is_one_instance_and_needs_no_leases() {
+        let (store, _backing) = embedded().await;
+        assert!(!store.is_shared());
+    }
+}
