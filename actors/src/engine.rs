@@ -307,6 +307,19 @@ impl Engine {
         if let Some(heartbeat) = self.heartbeat.lock().expect("heartbeat lock").take() {
             heartbeat.abort();
         }
+        // Let attempts already out finish and be recorded: an attempt cut off
+        // here would be delivered again by whoever delivers the tenant next.
+        self.leases.close();
+        let deadline = tokio::time::Instant::now() + timeout / 2;
+        while self
+            .running_tenant_health()
+            .await
+            .iter()
+            .any(|health| health.in_flight.is_some())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let _ = self
             .supervisor
             .stop_and_wait(Some("shutdown".into()), Some(timeout))

@@ -10,6 +10,7 @@
 //! recorded under a token that is no longer the tenant's.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -64,6 +65,8 @@ pub struct Leases {
     /// False for a store only one instance can use: every tenant is ours.
     shared: bool,
     held: DashMap<TenantKey, Lease>,
+    /// Shutting down: no new attempts anywhere, whatever is held.
+    closing: AtomicBool,
 }
 
 impl Leases {
@@ -72,6 +75,7 @@ impl Leases {
             owner: Uuid::now_v7(),
             shared,
             held: DashMap::new(),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -85,6 +89,9 @@ impl Leases {
     }
 
     pub fn grant(&self, key: &TenantKey) -> Grant {
+        if self.closing.load(Ordering::Relaxed) {
+            return Grant::NotHeld;
+        }
         if !self.shared {
             return Grant::Sole;
         }
@@ -119,6 +126,11 @@ impl Leases {
             }
         }
         fresh
+    }
+
+    /// Stops every tenant starting another attempt, ahead of shutdown.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
     }
 
     pub fn forget_all(&self) {

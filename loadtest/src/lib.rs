@@ -84,7 +84,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
     .await?;
     let rss = RssWatch::start(options.server_pid);
 
-    let baseline_per_sec = match options.baseline_duration() {
+    let baseline = match options.baseline_duration() {
         d if d.is_zero() => None,
         duration => {
             let baseline = Arc::new(Generator {
@@ -106,9 +106,12 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
                 async move { g.live(started).await }
             })
             .await;
-            Some(baseline.counters.accepted.load(Ordering::Relaxed) as f64 / offered.as_secs_f64())
+            let per_sec =
+                baseline.counters.accepted.load(Ordering::Relaxed) as f64 / offered.as_secs_f64();
+            Some((per_sec, Percentiles::from_us(&baseline.counters.latency())))
         }
     };
+    let baseline_per_sec = baseline.as_ref().map(|(per_sec, _)| *per_sec);
 
     let generator = Arc::new(Generator {
         client,
@@ -120,6 +123,9 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         counters: Counters::new(),
     });
     say(&options, &format!("ingest for {:?}", options.duration));
+    if let Some(after) = options.sink_fail_for {
+        sink.recover_after(after);
+    }
     let progress =
         (!options.quiet).then(|| tokio::spawn(progress(generator.clone(), sink.clone())));
     let g = generator.clone();
@@ -178,6 +184,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         ratio: baseline_per_sec
             .filter(|b| *b > 0.0)
             .map(|b| accepted_per_sec / b),
+        baseline_latency_ms: baseline.map(|(_, latency)| latency),
         ingest_latency_ms: Percentiles::from_us(&counters.latency()),
         e2e_latency_ms: Percentiles::from_us(&e2e),
         delivered: reconciliation.delivered,

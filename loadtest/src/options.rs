@@ -39,6 +39,9 @@ pub struct Options {
     /// Fraction of deliveries the sink answers 500.
     #[arg(long, default_value_t = 0.0)]
     pub sink_fail_rate: f64,
+    /// Fail only for this long after the load starts, then recover (default: the whole run).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub sink_fail_for: Option<Duration>,
     /// How long the sink takes to answer each delivery.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub sink_delay: Duration,

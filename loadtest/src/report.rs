@@ -69,8 +69,10 @@ pub struct Report {
     pub accepted_per_sec: f64,
     /// The same model against GET /health/live, measured just before.
     pub baseline_per_sec: Option<f64>,
-    /// accepted_per_sec / baseline_per_sec.
+    /// accepted_per_sec / baseline_per_sec. In the open model both runs are
+    /// offered the same rate, so compare the latencies instead.
     pub ratio: Option<f64>,
+    pub baseline_latency_ms: Option<Percentiles>,
     pub ingest_latency_ms: Percentiles,
     /// From the moment a request was sent to its first delivery at the sink.
     pub e2e_latency_ms: Percentiles,

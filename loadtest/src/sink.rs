@@ -36,6 +36,8 @@ pub struct Behaviour {
 
 struct Shared {
     behaviour: Behaviour,
+    /// When failing at `fail_rate` stops; `None`: never.
+    recovers_at: Mutex<Option<Instant>>,
     arrivals: Mutex<Vec<Arrival>>,
     attempts: AtomicU64,
     /// Deliveries that were not our envelope around one of our orders.
@@ -52,6 +54,7 @@ impl Sink {
     pub async fn start(behaviour: Behaviour) -> anyhow::Result<Self> {
         let shared = Arc::new(Shared {
             behaviour,
+            recovers_at: Mutex::new(None),
             arrivals: Mutex::new(Vec::new()),
             attempts: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
@@ -66,6 +69,11 @@ impl Sink {
             base_url: format!("http://{addr}"),
             shared,
         })
+    }
+
+    /// Stops failing deliveries at random `after` from now.
+    pub fn recover_after(&self, after: Duration) {
+        *self.shared.recovers_at.lock().expect("sink lock") = Some(Instant::now() + after);
     }
 
     pub fn url_for(&self, tenant: usize) -> String {
@@ -120,7 +128,12 @@ async fn receive(
     if tenant < behaviour.down_tenants {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    if behaviour.fail_rate > 0.0 && rand::random_bool(behaviour.fail_rate) {
+    let failing = shared
+        .recovers_at
+        .lock()
+        .expect("sink lock")
+        .is_none_or(|at| Instant::now() < at);
+    if failing && behaviour.fail_rate > 0.0 && rand::random_bool(behaviour.fail_rate) {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
     let parsed = serde_json::from_slice::<Envelope>(&body)

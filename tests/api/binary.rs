@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -14,7 +14,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn orderhook(dir: &std::path::Path) -> Command {
+pub fn orderhook(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orderhook"));
     command
         .current_dir(dir)
@@ -30,7 +30,7 @@ fn orderhook(dir: &std::path::Path) -> Command {
 }
 
 /// Sends SIGTERM, as an init system stopping the service would.
-fn terminate(child: &Child) {
+pub fn terminate(child: &Child) {
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -38,7 +38,7 @@ fn terminate(child: &Child) {
     assert!(sent.success());
 }
 
-fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+pub fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -110,6 +110,16 @@ async fn serves_on_the_embedded_default_prints_a_token_once_and_stops_on_sigterm
 
 /// Starts the binary on a Postgres database and waits until it answers.
 async fn start_on(db_url: &str, dir: &std::path::Path, port: u16) -> Child {
+    start_with(db_url, dir, port, &[]).await
+}
+
+/// Starts the binary on a Postgres database, with extra environment, and waits until it answers.
+pub async fn start_with(
+    db_url: &str,
+    dir: &std::path::Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Child {
     let child = orderhook(dir)
         .env("DATABASE_URL", db_url)
         .env(
@@ -121,6 +131,7 @@ async fn start_on(db_url: &str, dir: &std::path::Path, port: u16) -> Child {
         .env("ORDERHOOK_DELIVERY__ALLOW_PRIVATE_DESTINATIONS", "true")
         .env("ORDERHOOK_RETRY__RETRY_DELAYS_MS", "100")
         .env("ORDERHOOK_RETRY__MAX_RETRIES", "1000")
+        .envs(env.iter().copied())
         .spawn()
         .unwrap();
     let up = crate::helpers::eventually(Duration::from_secs(10), || async {

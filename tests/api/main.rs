@@ -21,5 +21,6 @@ mod payloads;
 mod protection;
 mod register;
 mod scale;
+mod scale_out;
 mod sink;
 mod store_contract;
