@@ -357,13 +357,13 @@ async fn keep_leases(
         ticker.tick().await;
         match lease::heartbeat(&*store, &leases, &config).await {
             Ok(pending) => {
-                for key in pending {
+                for (key, up_to) in pending {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };
                     match engine.tenant(&key).await {
                         Ok(tenant) => {
-                            let _ = tenant.actor.send_message(TenantMessage::Wake);
+                            let _ = tenant.actor.send_message(TenantMessage::Wake { up_to });
                         }
                         Err(err) => {
                             tracing::warn!(tenant = %key, error = %err, "cannot wake tenant");
@@ -387,7 +387,7 @@ async fn resume_pending(engine: std::sync::Weak<Engine>, store: Arc<dyn Store>) 
     loop {
         match store.tenants_with_pending().await {
             Ok(tenants) => {
-                for tenant in tenants {
+                for (tenant, _) in tenants {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };

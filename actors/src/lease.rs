@@ -139,16 +139,18 @@ impl Leases {
 }
 
 /// One heartbeat: renew what is held, claim free tenants with work, and
-/// return the held tenants that have undelivered events (to be woken).
+/// return the held tenants that have undelivered events (to be woken), each
+/// with its highest undelivered sequence number.
 pub async fn heartbeat(
     store: &dyn Store,
     leases: &Leases,
     config: &LeaseConfig,
-) -> Result<Vec<TenantKey>, crate::store::StoreError> {
+) -> Result<Vec<(TenantKey, i64)>, crate::store::StoreError> {
     let started = Instant::now();
     let pending = store.tenants_with_pending().await?;
+    let wanted: Vec<TenantKey> = pending.iter().map(|(key, _)| key.clone()).collect();
     let granted = store
-        .claim_leases(leases.owner, config.ttl, &pending)
+        .claim_leases(leases.owner, config.ttl, &wanted)
         .await?;
     // A tenth of the TTL covers the clocks' drift and the statement's own time.
     let trusted_until = started + config.ttl - config.ttl / 10;
@@ -158,7 +160,7 @@ pub async fn heartbeat(
     }
     Ok(pending
         .into_iter()
-        .filter(|key| leases.grant(key).may_deliver())
+        .filter(|(key, _)| leases.grant(key).may_deliver())
         .collect())
 }
 

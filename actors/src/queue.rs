@@ -37,6 +37,11 @@ impl DeliveryQueue {
         self.events.is_empty()
     }
 
+    /// The highest sequence number taken into the queue so far.
+    pub fn high_water(&self) -> i64 {
+        self.high_water
+    }
+
     pub fn is_caught_up(&self) -> bool {
         self.caught_up
     }

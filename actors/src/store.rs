@@ -72,8 +72,10 @@ pub trait Store: Send + Sync + 'static {
     /// How much of the tenant's traffic waits for delivery, and since when.
     async fn tenant_backlog(&self, tenant: &TenantKey) -> Result<TenantBacklog, StoreError>;
 
-    /// Every tenant with events waiting for delivery, to resume them at start-up.
-    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError>;
+    /// Every tenant with events waiting for delivery, with the highest such
+    /// event's sequence number: to resume them at start-up, and to tell a
+    /// lease holder cheaply whether the store has events it has not seen.
+    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError>;
 
     /// Stores delivery attempts and moves their events to each attempt's
     /// outcome, in one transaction. Recording an attempt twice is harmless.

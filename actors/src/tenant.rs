@@ -65,8 +65,8 @@ pub enum TenantMessage {
     /// Periodic: reread the store, and stop if idle.
     Tick,
     /// This instance holds the tenant's lease and the store has undelivered
-    /// events of it: look, even if no commit here said so.
-    Wake,
+    /// events of it up to sequence number `up_to`: look, if that is news.
+    Wake { up_to: i64 },
     /// The tenant was registered again (new url, events or secret).
     RegistrationChanged(Arc<Registration>),
     /// A request that failed authentication, validation or the allowlist: logged, sampled.
@@ -193,7 +193,7 @@ impl Actor for TenantActor {
         let ticker = myself.send_interval(period, || TenantMessage::Tick);
         let default_retry = args.delivery.retry.clone();
         let grant = args.leases.grant(&args.key);
-        let mut state = TenantState {
+        let state = TenantState {
             key: args.key,
             writer: args.writer,
             store: args.store,
@@ -223,21 +223,24 @@ impl Actor for TenantActor {
             last_activity: Instant::now(),
             ticker: Some(ticker),
         };
-        // A store that is down now only delays delivery: the tick tries again.
-        load_registration(&mut state).await;
-        match state.store.client_config(&state.key.client_id).await {
-            Ok(config) => apply_client_config(&mut state, &config),
-            Err(err) => tracing::warn!(tenant = %state.key, error = %err,
-                "cannot read the client's configuration; using the defaults"),
-        }
         Ok(state)
     }
 
+    /// Reads the tenant's registration and client configuration here, not in
+    /// `pre_start`: the supervisor waits for `pre_start`, so store reads there
+    /// would start tenants one round trip at a time. Messages wait for this.
     async fn post_start(
         &self,
         myself: ActorRef<Self::Msg>,
         state: &mut TenantState,
     ) -> Result<(), ActorProcessingErr> {
+        // A store that is down now only delays delivery: the tick tries again.
+        load_registration(state).await;
+        match state.store.client_config(&state.key.client_id).await {
+            Ok(config) => apply_client_config(state, &config),
+            Err(err) => tracing::warn!(tenant = %state.key, error = %err,
+                "cannot read the client's configuration; using the defaults"),
+        }
         pump(&myself, state).await;
         Ok(())
     }
@@ -297,10 +300,11 @@ impl Actor for TenantActor {
                 state.retry_timer = None;
                 pump(&myself, state).await;
             }
-            TenantMessage::Wake => {
-                // The store holds undelivered events of ours: some may have been
-                // committed by another instance, which told nobody here.
-                if state.queue.is_empty() {
+            TenantMessage::Wake { up_to } => {
+                // Events another instance committed are news to nobody here;
+                // reading the store only when there are some keeps a heartbeat
+                // over thousands of tenants from costing a query each.
+                if up_to > state.queue.high_water() {
                     state.queue.mark_stale();
                 }
                 pump(&myself, state).await;

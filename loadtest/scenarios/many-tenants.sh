@@ -6,6 +6,6 @@ build
 fresh_store many
 start_server "$PORT" ORDERHOOK_TENANTS__IDLE_TIMEOUT_MS=10000
 trap 'stop_server' EXIT
-loadtest many-tenants --tenants "${TENANTS:-10000}" --rate 2000 --duration 15s \
+loadtest many-tenants --tenants "${TENANTS:-10000}" --rate "${RATE:-1000}" --duration 20s \
     --baseline-duration 0s --idle-after 30s --server-pid "$SERVER_PID"
 echo "running tenant actors after idling: $(curl -s localhost:$PORT/health | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"]["actors"]["runningTenants"])')" >&2

@@ -652,16 +652,16 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {
+    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError> {
         self.run(|conn| {
             conn.prepare_cached(
-                "SELECT DISTINCT client_id, provider FROM webhook_logs
-                 WHERE status IN ('pending', 'retrying')",
+                "SELECT client_id, provider, max(seq) FROM webhook_logs
+                 WHERE status IN ('pending', 'retrying') GROUP BY client_id, provider",
             )?
             .query_map([], |row| {
-                Ok(TenantKey::new(
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
+                Ok((
+                    TenantKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                    row.get::<_, i64>(2)?,
                 ))
             })?
             .collect()

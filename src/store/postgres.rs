@@ -592,19 +592,24 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn tenants_with_pending(&self) -> Result<Vec<TenantKey>, StoreError> {
+    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT DISTINCT client_id, provider FROM webhook_logs
-                 WHERE status IN ('pending', 'retrying')",
+                "SELECT client_id, provider, max(seq) FROM webhook_logs
+                 WHERE status IN ('pending', 'retrying') GROUP BY client_id, provider",
                 &[],
             )
             .await
             .map_err(classify)?;
         Ok(rows
             .iter()
-            .map(|row| TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)))
+            .map(|row| {
+                (
+                    TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)),
+                    row.get(2),
+                )
+            })
             .collect())
     }
 
