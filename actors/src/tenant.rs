@@ -66,7 +66,9 @@ pub enum TenantMessage {
     Tick,
     /// This instance holds the tenant's lease and the store has undelivered
     /// events of it up to sequence number `up_to`: look, if that is news.
-    Wake { up_to: i64 },
+    Wake {
+        up_to: i64,
+    },
     /// The tenant was registered again (new url, events or secret).
     RegistrationChanged(Arc<Registration>),
     /// A request that failed authentication, validation or the allowlist: logged, sampled.
