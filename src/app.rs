@@ -47,6 +47,7 @@ impl Deref for AppState {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    retention: tokio::task::JoinHandle<()>,
     /// Set when no admin token was configured and one was generated for this run.
     pub generated_admin_token: bool,
 }
@@ -84,6 +85,16 @@ impl Application {
             .with_context(|| format!("binding {}", settings.addr))?;
         // Installed before anything records, so nothing recorded is lost.
         crate::telemetry::prometheus();
+        // Partitions for today's events exist before the first is accepted.
+        store
+            .maintain(&settings.retention())
+            .await
+            .context("preparing the store's partitions")?;
+        let retention = crate::retention::spawn(
+            store.clone(),
+            settings.retention(),
+            Duration::from_millis(settings.retention.interval_ms),
+        );
         let deliverer = HttpDeliverer::new(
             Duration::from_millis(settings.delivery.timeout_ms),
             settings.delivery.allow_private_destinations,
@@ -116,6 +127,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            retention,
             generated_admin_token,
         })
     }
@@ -157,6 +169,7 @@ impl Application {
             result = server => result.context("server task")?,
             () = served => tracing::warn!("requests still in flight after the shutdown grace period"),
         }
+        self.retention.abort();
         self.state.engine.shutdown(grace).await;
         Ok(())
     }

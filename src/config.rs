@@ -41,10 +41,21 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub delivery: DeliverySettings,
     pub leases: LeaseSettings,
+    pub retention: RetentionSettings,
     pub retry: RetrySettings,
     pub providers: BTreeMap<String, ProviderSettings>,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+}
+
+/// How long events are kept, and the store's layout in time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub max_age_s: u64,
+    pub interval_ms: u64,
+    pub partition_span_s: u64,
+    pub partitions_ahead: u32,
 }
 
 /// Delivery leases (Postgres only): which instance delivers which tenant.
@@ -297,6 +308,16 @@ impl Settings {
                 self.delivery.reconcile_interval_ms,
             ),
             ("leases.heartbeat_ms", self.leases.heartbeat_ms),
+            ("retention.max_age_s", self.retention.max_age_s),
+            ("retention.interval_ms", self.retention.interval_ms),
+            (
+                "retention.partition_span_s",
+                self.retention.partition_span_s,
+            ),
+            (
+                "retention.partitions_ahead",
+                u64::from(self.retention.partitions_ahead),
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -327,6 +348,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    pub fn retention(&self) -> orderhook_actors::store::Retention {
+        orderhook_actors::store::Retention {
+            max_age: Duration::from_secs(self.retention.max_age_s),
+            partition_span: Duration::from_secs(self.retention.partition_span_s),
+            partitions_ahead: self.retention.partitions_ahead,
+        }
     }
 
     pub fn base_url(&self) -> &str {

@@ -15,6 +15,7 @@
 //! - [`delivery`]: the HTTP client that forwards events to the restaurant,
 //!   Standard Webhooks signing, and the private-network guard.
 //! - [`registrations`]: the short-lived cache of tenants' registrations.
+//! - [`retention`]: the background pass that keeps the data's size in check.
 //! - [`secrets`]: generated secrets and tokens; [`cipher`]: secrets encrypted at rest.
 //! - [`client_id`]: what a clientId may be; [`telemetry`]: Prometheus metrics.
 
@@ -26,6 +27,7 @@ pub mod delivery;
 pub mod http;
 pub mod providers;
 pub mod registrations;
+pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -32,6 +32,27 @@ impl StoreError {
     }
 }
 
+/// How long events are kept, and how the store lays them out in time.
+#[derive(Clone, Debug)]
+pub struct Retention {
+    pub max_age: Duration,
+    /// Postgres: the span of one partition.
+    pub partition_span: Duration,
+    /// Postgres: partitions kept ready ahead of now.
+    pub partitions_ahead: u32,
+}
+
+/// What one maintenance pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    pub partitions_created: u32,
+    pub partitions_dropped: u32,
+    /// Expired partitions kept because they hold a pending or retrying event.
+    pub partitions_kept: u32,
+    /// The embedded store deletes rows instead of dropping partitions.
+    pub rows_deleted: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Commits all rows in one transaction, giving each sequenced row its
@@ -177,4 +198,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up all of `owner`'s leases.
     async fn release_leases(&self, owner: Uuid) -> Result<(), StoreError>;
+
+    /// Keeps the data's size in check: prepares room for the events to come
+    /// (Postgres: partitions ahead of time) and removes events older than
+    /// `retention.max_age` with their attempts, never a pending or retrying one.
+    async fn maintain(&self, retention: &Retention) -> Result<Maintenance, StoreError>;
 }

@@ -16,7 +16,7 @@ use orderhook_actors::domain::{
     EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
     StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
-use orderhook_actors::store::{Store, StoreError};
+use orderhook_actors::store::{Maintenance, Retention, Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -972,6 +972,46 @@ impl Store for EmbeddedStore {
 
     async fn release_leases(&self, _owner: Uuid) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Deletes expired events (and their attempts) a chunk per transaction,
+    /// so ingest, which shares the one writer, waits at most for one chunk.
+    async fn maintain(&self, retention: &Retention) -> Result<Maintenance, StoreError> {
+        const CHUNK: i64 = 5000;
+        let cutoff = micros(OffsetDateTime::now_utc() - retention.max_age);
+        let mut done = Maintenance::default();
+        loop {
+            let deleted = self
+                .run(move |conn| {
+                    let tx = conn.transaction()?;
+                    tx.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS expired (id TEXT PRIMARY KEY)",
+                        [],
+                    )?;
+                    tx.execute("DELETE FROM expired", [])?;
+                    tx.execute(
+                        "INSERT INTO expired SELECT id FROM webhook_logs
+                         WHERE created_at < ?1 AND status NOT IN ('pending', 'retrying')
+                         LIMIT ?2",
+                        params![cutoff, CHUNK],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM webhook_attempts WHERE webhook_log_id IN (SELECT id FROM expired)",
+                        [],
+                    )?;
+                    let deleted = tx.execute(
+                        "DELETE FROM webhook_logs WHERE id IN (SELECT id FROM expired)",
+                        [],
+                    )?;
+                    tx.commit()?;
+                    Ok(deleted as u64)
+                })
+                .await?;
+            done.rows_deleted += deleted;
+            if deleted < CHUNK as u64 {
+                return Ok(done);
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

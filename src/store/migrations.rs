@@ -63,6 +63,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "tenant_leases",
         sql: include_str!("../../migrations/postgres/0010_tenant_leases.sql"),
     },
+    Migration {
+        version: 11,
+        name: "partitions",
+        sql: include_str!("../../migrations/postgres/0011_partitions.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[

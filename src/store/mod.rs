@@ -5,6 +5,7 @@
 pub mod embedded;
 mod filter;
 pub mod migrations;
+mod partitions;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                 Duration::from_millis(store_settings.connect_timeout_ms),
                 settings.statement_timeout(),
                 cipher,
+                &settings.retention(),
             )
             .await
             .context("opening the Postgres store (store.url / DATABASE_URL)")?;

@@ -19,7 +19,7 @@ use orderhook_actors::domain::{
     EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
     StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
-use orderhook_actors::store::{Store, StoreError};
+use orderhook_actors::store::{Maintenance, Retention, Store, StoreError};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -195,6 +195,7 @@ impl PostgresStore {
         connect_timeout: Duration,
         statement_timeout: Duration,
         cipher: Arc<SecretCipher>,
+        retention: &Retention,
     ) -> Result<Self, anyhow::Error> {
         let mut config = tokio_postgres::Config::from_str(url)?;
         config.connect_timeout(connect_timeout);
@@ -223,6 +224,8 @@ impl PostgresStore {
         let mut client = pool.get().await?;
         migrate_postgres(&mut client).await?;
         check_key(&client, &cipher).await?;
+        // Before any event is written: a new database has no partition for now yet.
+        super::partitions::maintain(&mut client, retention, super::partitions::now_s()).await?;
         Ok(Self {
             pool,
             cipher,
@@ -1011,6 +1014,13 @@ impl Store for PostgresStore {
                 )
             })
             .collect())
+    }
+
+    async fn maintain(&self, retention: &Retention) -> Result<Maintenance, StoreError> {
+        let mut client = self.client().await?;
+        super::partitions::maintain(&mut client, retention, super::partitions::now_s())
+            .await
+            .map_err(classify)
     }
 
     async fn release_leases(&self, owner: Uuid) -> Result<(), StoreError> {

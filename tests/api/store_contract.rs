@@ -30,9 +30,18 @@ async fn postgres() -> (Arc<dyn Store>, Backing) {
 async fn open_postgres(db: &TestDb) -> Arc<dyn Store> {
     let timeout = std::time::Duration::from_secs(5);
     Arc::new(
-        PostgresStore::connect(&db.url, 4, timeout, timeout, test_cipher())
-            .await
-            .expect("postgres store"),
+        PostgresStore::connect(
+            &db.url,
+            4,
+            timeout,
+            timeout,
+            test_cipher(),
+            &orderhook::config::Settings::load(None, Vec::new())
+                .expect("default settings")
+                .retention(),
+        )
+        .await
+        .expect("postgres store"),
     )
 }
 
