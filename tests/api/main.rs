@@ -20,6 +20,7 @@ mod openapi;
 mod payloads;
 mod protection;
 mod register;
+mod retention;
 mod scale;
 mod scale_out;
 mod sink;
