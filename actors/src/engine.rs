@@ -343,6 +343,9 @@ impl Engine {
     }
 }
 
+/// How long an early heartbeat waits for other tenants asking for one.
+const EARLY_CLAIM_COALESCE: Duration = Duration::from_millis(20);
+
 /// Heartbeats until the engine goes away: renews and claims leases, and wakes
 /// the actor of every held tenant with undelivered events.
 async fn keep_leases(
@@ -354,7 +357,13 @@ async fn keep_leases(
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = leases.claim_requested() => {
+                // Requests in a burst (many new tenants) share one early heartbeat.
+                tokio::time::sleep(EARLY_CLAIM_COALESCE).await;
+            }
+        }
         match lease::heartbeat(&*store, &leases, &config).await {
             Ok(pending) => {
                 for (key, up_to) in pending {

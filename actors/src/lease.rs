@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -65,6 +66,10 @@ pub struct Leases {
     /// False for a store only one instance can use: every tenant is ours.
     shared: bool,
     held: DashMap<TenantKey, Lease>,
+    /// Tenants another instance held at the last heartbeat.
+    elsewhere: DashSet<TenantKey>,
+    /// Asks the heartbeat to run now: a tenant here has work and no holder.
+    claim_soon: Notify,
     /// Shutting down: no new attempts anywhere, whatever is held.
     closing: AtomicBool,
 }
@@ -75,6 +80,8 @@ impl Leases {
             owner: Uuid::now_v7(),
             shared,
             held: DashMap::new(),
+            elsewhere: DashSet::new(),
+            claim_soon: Notify::new(),
             closing: AtomicBool::new(false),
         }
     }
@@ -99,6 +106,20 @@ impl Leases {
             Some(lease) if Instant::now() < lease.trusted_until => Grant::Held(lease.token),
             _ => Grant::NotHeld,
         }
+    }
+
+    /// A tenant here has events to deliver and no lease: unless another
+    /// instance was seen holding it, claim it now rather than at the next
+    /// heartbeat (a new tenant's first events would wait for it otherwise).
+    pub fn want(&self, key: &TenantKey) {
+        if self.shared && !self.elsewhere.contains(key) {
+            self.claim_soon.notify_one();
+        }
+    }
+
+    /// Resolves when a tenant asked for an early heartbeat.
+    pub async fn claim_requested(&self) {
+        self.claim_soon.notified().await;
     }
 
     /// Leases trusted now.
@@ -146,15 +167,27 @@ pub async fn heartbeat(
     leases: &Leases,
     config: &LeaseConfig,
 ) -> Result<Vec<(TenantKey, i64)>, crate::store::StoreError> {
+    // Renewal first, on its own: the search for tenants with work reads the
+    // undelivered events, which takes longer as a backlog grows, and must not
+    // hold up the renewal until held leases lapse.
     let started = Instant::now();
+    let renewed = store.claim_leases(leases.owner, config.ttl, &[]).await?;
+    // A tenth of the TTL covers the clocks' drift and the statement's own time.
+    leases.settle(renewed, started + config.ttl - config.ttl / 10);
+
     let pending = store.tenants_with_pending().await?;
     let wanted: Vec<TenantKey> = pending.iter().map(|(key, _)| key.clone()).collect();
+    let started = Instant::now();
     let granted = store
         .claim_leases(leases.owner, config.ttl, &wanted)
         .await?;
-    // A tenth of the TTL covers the clocks' drift and the statement's own time.
-    let trusted_until = started + config.ttl - config.ttl / 10;
-    let fresh = leases.settle(granted, trusted_until);
+    let fresh = leases.settle(granted, started + config.ttl - config.ttl / 10);
+    leases.elsewhere.clear();
+    for key in wanted {
+        if !leases.held.contains_key(&key) {
+            leases.elsewhere.insert(key);
+        }
+    }
     if !fresh.is_empty() {
         tracing::info!(count = fresh.len(), "took over tenant leases");
     }

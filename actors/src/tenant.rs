@@ -147,8 +147,12 @@ pub struct TenantState {
     registration: Option<Arc<Registration>>,
     queue: DeliveryQueue,
     leases: Arc<Leases>,
-    /// The grant the queue was filled under; when it changes, another
-    /// instance may have delivered meanwhile, so the queue is refilled.
+    /// The grant the queue was filled under. Delivering under a different
+    /// one (a new lease token) means another instance may have delivered
+    /// meanwhile, so the queue is refilled from the store. A lease that
+    /// lapsed here and came back with the same token was nobody else's:
+    /// the queue stays, and nothing whose record is still on its way to the
+    /// store is read back as undelivered and sent twice.
     grant: Grant,
     /// Attempts that succeeded since this actor started.
     delivered: u64,
@@ -407,15 +411,18 @@ async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
         return;
     }
     let grant = state.leases.grant(&state.key);
+    if !grant.may_deliver() {
+        if !state.queue.is_empty() || !state.queue.is_caught_up() {
+            state.leases.want(&state.key);
+        }
+        return;
+    }
     if grant != state.grant {
         state.grant = grant;
         state.queue = DeliveryQueue::new(state.config.window);
         if let Some((_, timer)) = state.retry_timer.take() {
             timer.abort();
         }
-    }
-    if !grant.may_deliver() {
-        return;
     }
     if state.queue.wants_page() {
         let (after_seq, limit) = state.queue.next_page();

@@ -14,4 +14,5 @@ STORE=embedded "$here/latency.sh"
 "$here/many-tenants.sh"
 "$here/abandon.sh"
 "$here/fleet.sh"
+"$here/instances.sh"
 if [ "${SOAK:-1}" = 1 ]; then "$here/soak.sh"; fi

@@ -6,5 +6,5 @@ build
 fresh_store fleet
 start_server
 trap 'stop_server' EXIT
-loadtest fleet --tenants "${ACTIVE:-10000}" --idle-tenants "${IDLE:-90000}" --rate 2000 \
+loadtest fleet --tenants "${ACTIVE:-10000}" --idle-tenants "${IDLE:-90000}" --rate "${RATE:-1000}" \
     --duration 15s --baseline-duration 0s --server-pid "$SERVER_PID"

@@ -134,7 +134,8 @@ pub async fn start_with(
         .envs(env.iter().copied())
         .spawn()
         .unwrap();
-    let up = crate::helpers::eventually(Duration::from_secs(10), || async {
+    // Generous: the scale-out tests start three at once on a busy machine.
+    let up = crate::helpers::eventually(Duration::from_secs(30), || async {
         reqwest::get(format!("http://127.0.0.1:{port}/health"))
             .await
             .is_ok_and(|r| r.status() == 200)
