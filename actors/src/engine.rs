@@ -343,7 +343,7 @@ impl Engine {
     }
 }
 
-/// How long an early heartbeat waits for other tenants asking for one.
+/// How long an early claim waits for other tenants asking for one.
 const EARLY_CLAIM_COALESCE: Duration = Duration::from_millis(20);
 
 /// Heartbeats until the engine goes away: renews and claims leases, and wakes
@@ -357,12 +357,29 @@ async fn keep_leases(
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = leases.claim_requested() => {
-                // Requests in a burst (many new tenants) share one early heartbeat.
-                tokio::time::sleep(EARLY_CLAIM_COALESCE).await;
+        let early = tokio::select! {
+            _ = ticker.tick() => false,
+            () = leases.claim_requested() => true,
+        };
+        if early {
+            // Requests in a burst (many new tenants) share one claim.
+            tokio::time::sleep(EARLY_CLAIM_COALESCE).await;
+            match lease::claim_wanted(&*store, &leases, &config).await {
+                Ok(claimed) => {
+                    for key in claimed {
+                        let Some(engine) = engine.upgrade() else {
+                            return;
+                        };
+                        if let Some(tenant) = engine.tenants.get(&key) {
+                            let _ = tenant
+                                .actor
+                                .send_message(TenantMessage::Wake { up_to: i64::MAX });
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "claiming tenant leases failed"),
             }
+            continue;
         }
         match lease::heartbeat(&*store, &leases, &config).await {
             Ok(pending) => {

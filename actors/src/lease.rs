@@ -68,7 +68,8 @@ pub struct Leases {
     held: DashMap<TenantKey, Lease>,
     /// Tenants another instance held at the last heartbeat.
     elsewhere: DashSet<TenantKey>,
-    /// Asks the heartbeat to run now: a tenant here has work and no holder.
+    /// Tenants here with work and no holder, to be claimed at once.
+    wanting: DashSet<TenantKey>,
     claim_soon: Notify,
     /// Shutting down: no new attempts anywhere, whatever is held.
     closing: AtomicBool,
@@ -81,6 +82,7 @@ impl Leases {
             shared,
             held: DashMap::new(),
             elsewhere: DashSet::new(),
+            wanting: DashSet::new(),
             claim_soon: Notify::new(),
             closing: AtomicBool::new(false),
         }
@@ -112,14 +114,26 @@ impl Leases {
     /// instance was seen holding it, claim it now rather than at the next
     /// heartbeat (a new tenant's first events would wait for it otherwise).
     pub fn want(&self, key: &TenantKey) {
-        if self.shared && !self.elsewhere.contains(key) {
+        if self.shared
+            && !self.elsewhere.contains(key)
+            && !self.held.contains_key(key)
+            && self.wanting.insert(key.clone())
+        {
             self.claim_soon.notify_one();
         }
     }
 
-    /// Resolves when a tenant asked for an early heartbeat.
+    /// Resolves when a tenant asked to be claimed at once.
     pub async fn claim_requested(&self) {
         self.claim_soon.notified().await;
+    }
+
+    fn take_wanting(&self) -> Vec<TenantKey> {
+        let keys: Vec<TenantKey> = self.wanting.iter().map(|k| k.clone()).collect();
+        for key in &keys {
+            self.wanting.remove(key);
+        }
+        keys
     }
 
     /// Leases trusted now.
@@ -194,6 +208,33 @@ pub async fn heartbeat(
     Ok(pending
         .into_iter()
         .filter(|(key, _)| leases.grant(key).may_deliver())
+        .collect())
+}
+
+/// Claims just the tenants that asked (no search for work): returns those
+/// now held here, to be woken.
+pub async fn claim_wanted(
+    store: &dyn Store,
+    leases: &Leases,
+    config: &LeaseConfig,
+) -> Result<Vec<TenantKey>, crate::store::StoreError> {
+    let wanted = leases.take_wanting();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let started = Instant::now();
+    let granted = store
+        .claim_leases(leases.owner, config.ttl, &wanted)
+        .await?;
+    leases.settle(granted, started + config.ttl - config.ttl / 10);
+    for key in &wanted {
+        if !leases.held.contains_key(key) {
+            leases.elsewhere.insert(key.clone());
+        }
+    }
+    Ok(wanted
+        .into_iter()
+        .filter(|key| leases.grant(key).may_deliver())
         .collect())
 }
 

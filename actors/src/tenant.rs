@@ -65,7 +65,8 @@ pub enum TenantMessage {
     /// Periodic: reread the store, and stop if idle.
     Tick,
     /// This instance holds the tenant's lease and the store has undelivered
-    /// events of it up to sequence number `up_to`: look, if that is news.
+    /// events of it up to sequence number `up_to`: look, if that is news
+    /// (`i64::MAX` when the lease was just taken).
     Wake {
         up_to: i64,
     },
