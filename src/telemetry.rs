@@ -37,9 +37,25 @@ pub fn prometheus() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
         }
         describe();
+        // Histogram samples pile up until upkeep drains them into buckets,
+        // which otherwise happens only when /metrics is scraped: unscraped,
+        // the 10-minute soak grew by 10 MB a minute. A thread, not a task:
+        // the recorder outlives any one runtime.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("spawning the metrics upkeep thread");
         handle
     })
 }
+
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};

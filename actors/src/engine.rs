@@ -15,7 +15,7 @@ use crate::delivery::{Deliverer, DeliveryConfig};
 use crate::domain::{AppendedEvent, ClientConfig, NewEvent, PendingEvent, Registration, TenantKey};
 use crate::lease::{self, LeaseConfig, Leases};
 use crate::limiter::RateWindow;
-use crate::store::{Store, StoreError};
+use crate::store::{PendingTenant, Store, StoreError};
 use crate::supervisor::{
     StartError, SupervisorActor, SupervisorArgs, SupervisorMessage, TenantDeps, TenantMap,
     TenantRef, TenantsConfig,
@@ -371,9 +371,10 @@ async fn keep_leases(
                             return;
                         };
                         if let Some(tenant) = engine.tenants.get(&key) {
-                            let _ = tenant
-                                .actor
-                                .send_message(TenantMessage::Wake { up_to: i64::MAX });
+                            let _ = tenant.actor.send_message(TenantMessage::Wake {
+                                up_to: i64::MAX,
+                                requeued_at: None,
+                            });
                         }
                     }
                 }
@@ -383,13 +384,20 @@ async fn keep_leases(
         }
         match lease::heartbeat(&*store, &leases, &config).await {
             Ok(pending) => {
-                for (key, up_to) in pending {
+                for PendingTenant {
+                    tenant: key,
+                    up_to,
+                    requeued_at,
+                } in pending
+                {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };
                     match engine.tenant(&key).await {
                         Ok(tenant) => {
-                            let _ = tenant.actor.send_message(TenantMessage::Wake { up_to });
+                            let _ = tenant
+                                .actor
+                                .send_message(TenantMessage::Wake { up_to, requeued_at });
                         }
                         Err(err) => {
                             tracing::warn!(tenant = %key, error = %err, "cannot wake tenant");
@@ -413,7 +421,7 @@ async fn resume_pending(engine: std::sync::Weak<Engine>, store: Arc<dyn Store>) 
     loop {
         match store.tenants_with_pending().await {
             Ok(tenants) => {
-                for (tenant, _) in tenants {
+                for PendingTenant { tenant, .. } in tenants {
                     let Some(engine) = engine.upgrade() else {
                         return;
                     };

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::domain::TenantKey;
-use crate::store::Store;
+use crate::store::{PendingTenant, Store};
 
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -174,13 +174,12 @@ impl Leases {
 }
 
 /// One heartbeat: renew what is held, claim free tenants with work, and
-/// return the held tenants that have undelivered events (to be woken), each
-/// with its highest undelivered sequence number.
+/// return the held tenants that have undelivered events (to be woken).
 pub async fn heartbeat(
     store: &dyn Store,
     leases: &Leases,
     config: &LeaseConfig,
-) -> Result<Vec<(TenantKey, i64)>, crate::store::StoreError> {
+) -> Result<Vec<PendingTenant>, crate::store::StoreError> {
     // Renewal first, on its own: the search for tenants with work reads the
     // undelivered events, which takes longer as a backlog grows, and must not
     // hold up the renewal until held leases lapse.
@@ -190,7 +189,7 @@ pub async fn heartbeat(
     leases.settle(renewed, started + config.ttl - config.ttl / 10);
 
     let pending = store.tenants_with_pending().await?;
-    let wanted: Vec<TenantKey> = pending.iter().map(|(key, _)| key.clone()).collect();
+    let wanted: Vec<TenantKey> = pending.iter().map(|p| p.tenant.clone()).collect();
     let started = Instant::now();
     let granted = store
         .claim_leases(leases.owner, config.ttl, &wanted)
@@ -207,7 +206,7 @@ pub async fn heartbeat(
     }
     Ok(pending
         .into_iter()
-        .filter(|(key, _)| leases.grant(key).may_deliver())
+        .filter(|p| leases.grant(&p.tenant).may_deliver())
         .collect())
 }
 

@@ -42,6 +42,16 @@ pub struct Retention {
     pub partitions_ahead: u32,
 }
 
+/// A tenant with undelivered events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingTenant {
+    pub tenant: TenantKey,
+    /// The highest undelivered sequence number.
+    pub up_to: i64,
+    /// When a failed event was last put back by hand (shared stores only).
+    pub requeued_at: Option<OffsetDateTime>,
+}
+
 /// What one maintenance pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Maintenance {
@@ -93,10 +103,10 @@ pub trait Store: Send + Sync + 'static {
     /// How much of the tenant's traffic waits for delivery, and since when.
     async fn tenant_backlog(&self, tenant: &TenantKey) -> Result<TenantBacklog, StoreError>;
 
-    /// Every tenant with events waiting for delivery, with the highest such
-    /// event's sequence number: to resume them at start-up, and to tell a
-    /// lease holder cheaply whether the store has events it has not seen.
-    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError>;
+    /// Every tenant with events waiting for delivery: to resume them at
+    /// start-up, and to tell a lease holder cheaply whether the store has
+    /// events it has not seen.
+    async fn tenants_with_pending(&self) -> Result<Vec<PendingTenant>, StoreError>;
 
     /// Stores delivery attempts and moves their events to each attempt's
     /// outcome, in one transaction. Recording an attempt twice is harmless.

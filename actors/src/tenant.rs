@@ -69,6 +69,9 @@ pub enum TenantMessage {
     /// (`i64::MAX` when the lease was just taken).
     Wake {
         up_to: i64,
+        /// When a failed event was last put back by hand, possibly through
+        /// another instance: an event older than any seen here to deliver.
+        requeued_at: Option<OffsetDateTime>,
     },
     /// The tenant was registered again (new url, events or secret).
     RegistrationChanged(Arc<Registration>),
@@ -157,6 +160,10 @@ pub struct TenantState {
     grant: Grant,
     /// Attempts that succeeded since this actor started.
     delivered: u64,
+    /// The latest manual requeue this actor has acted on.
+    requeue_seen: Option<OffsetDateTime>,
+    /// Refill the queue from the store once no attempt is out.
+    refill: bool,
     /// The event whose attempt is out, with its attempt number.
     in_flight: Option<(EventId, i32)>,
     /// The one retry timer and when it fires; replaced (the old one aborted)
@@ -209,6 +216,8 @@ impl Actor for TenantActor {
             grant,
             leases: args.leases,
             delivered: 0,
+            requeue_seen: None,
+            refill: false,
             config: args.delivery,
             idle_timeout: args.idle_timeout,
             restarts: args.restarts,
@@ -307,12 +316,16 @@ impl Actor for TenantActor {
                 state.retry_timer = None;
                 pump(&myself, state).await;
             }
-            TenantMessage::Wake { up_to } => {
+            TenantMessage::Wake { up_to, requeued_at } => {
                 // Events another instance committed are news to nobody here;
                 // reading the store only when there are some keeps a heartbeat
                 // over thousands of tenants from costing a query each.
                 if up_to > state.queue.high_water() {
                     state.queue.mark_stale();
+                }
+                if requeued_at > state.requeue_seen {
+                    state.requeue_seen = requeued_at;
+                    state.refill = true;
                 }
                 pump(&myself, state).await;
             }
@@ -418,8 +431,9 @@ async fn pump(myself: &ActorRef<TenantMessage>, state: &mut TenantState) {
         }
         return;
     }
-    if grant != state.grant {
+    if grant != state.grant || state.refill {
         state.grant = grant;
+        state.refill = false;
         state.queue = DeliveryQueue::new(state.config.window);
         if let Some((_, timer)) = state.retry_timer.take() {
             timer.abort();

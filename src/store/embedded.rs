@@ -16,7 +16,7 @@ use orderhook_actors::domain::{
     EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
     StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
-use orderhook_actors::store::{Maintenance, Retention, Store, StoreError};
+use orderhook_actors::store::{Maintenance, PendingTenant, Retention, Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -652,17 +652,19 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError> {
+    async fn tenants_with_pending(&self) -> Result<Vec<PendingTenant>, StoreError> {
         self.run(|conn| {
             conn.prepare_cached(
                 "SELECT client_id, provider, max(seq) FROM webhook_logs
                  WHERE status IN ('pending', 'retrying') GROUP BY client_id, provider",
             )?
             .query_map([], |row| {
-                Ok((
-                    TenantKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
-                    row.get::<_, i64>(2)?,
-                ))
+                Ok(PendingTenant {
+                    tenant: TenantKey::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                    up_to: row.get::<_, i64>(2)?,
+                    // One instance: its own actor is told of a requeue directly.
+                    requeued_at: None,
+                })
             })?
             .collect()
         })

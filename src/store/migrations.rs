@@ -68,6 +68,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "partitions",
         sql: include_str!("../../migrations/postgres/0011_partitions.sql"),
     },
+    Migration {
+        version: 12,
+        name: "requeue_marker",
+        sql: include_str!("../../migrations/postgres/0012_requeue_marker.sql"),
+    },
 ];
 
 pub const SQLITE: &[Migration] = &[

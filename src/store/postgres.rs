@@ -19,7 +19,7 @@ use orderhook_actors::domain::{
     EventStatus, NewEvent, PendingEvent, Registration, RegistrationUpsert, Requeue, StoredAttempt,
     StoredEvent, TenantBacklog, TenantKey, Upserted,
 };
-use orderhook_actors::store::{Maintenance, Retention, Store, StoreError};
+use orderhook_actors::store::{Maintenance, PendingTenant, Retention, Store, StoreError};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -595,23 +595,24 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn tenants_with_pending(&self) -> Result<Vec<(TenantKey, i64)>, StoreError> {
+    async fn tenants_with_pending(&self) -> Result<Vec<PendingTenant>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT client_id, provider, max(seq) FROM webhook_logs
-                 WHERE status IN ('pending', 'retrying') GROUP BY client_id, provider",
+                "SELECT p.client_id, p.provider, p.up_to, w.requeued_at
+                 FROM (SELECT client_id, provider, max(seq) AS up_to FROM webhook_logs
+                       WHERE status IN ('pending', 'retrying') GROUP BY client_id, provider) p
+                 LEFT JOIN webhooks w ON w.client_id = p.client_id AND w.provider = p.provider",
                 &[],
             )
             .await
             .map_err(classify)?;
         Ok(rows
             .iter()
-            .map(|row| {
-                (
-                    TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)),
-                    row.get(2),
-                )
+            .map(|row| PendingTenant {
+                tenant: TenantKey::new(row.get::<_, &str>(0), row.get::<_, &str>(1)),
+                up_to: row.get(2),
+                requeued_at: row.get(3),
             })
             .collect())
     }
@@ -683,6 +684,10 @@ impl Store for PostgresStore {
                UPDATE webhook_logs l SET status = 'pending', round_attempts = 0, next_retry_at = NULL
                FROM target WHERE l.id = target.id AND target.status = 'failed'
                RETURNING l.client_id, l.provider, {}
+             ),
+             marked AS (
+               UPDATE webhooks w SET requeued_at = now() FROM requeued
+               WHERE w.client_id = requeued.client_id AND w.provider = requeued.provider
              )
              SELECT target.status, requeued.* FROM target LEFT JOIN requeued ON true",
             PENDING_COLUMNS

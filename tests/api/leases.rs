@@ -133,3 +133,49 @@ async fn a_gracefully_stopped_instance_hands_its_tenants_over_before_the_ttl() {
         .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_retry_through_the_instance_without_the_lease_is_delivered_by_the_holder() {
+    let no_retries = [("ORDERHOOK_RETRY__MAX_RETRIES", "0")];
+    let holder = TestApp::spawn_with(crate::helpers::StoreKind::Postgres, &no_retries).await;
+    let sink = Sink::start().await;
+    sink.answer_by_default(500);
+    let secret = holder
+        .register_to("c1", "talabat", &["order_notification"], &sink.url)
+        .await;
+    let accepted = holder
+        .send_signed("talabat", "c1", &secret, &order_body("order_notification"))
+        .await;
+    let id = json_body(accepted).await["eventId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = orderhook_actors::domain::EventId(id.parse().unwrap());
+    let store = holder.store();
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            store.find_event(event).await.unwrap().unwrap().status
+                == orderhook_actors::domain::EventStatus::Failed
+        })
+        .await,
+        "dead after its one attempt"
+    );
+
+    let other = holder.spawn_on_same_store(&no_retries).await;
+    sink.answer_by_default(200);
+    let retried = other
+        .http
+        .post(other.url(&format!("/api/webhooks/retry/{id}")))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(retried.status().is_success(), "{}", retried.status());
+    assert!(
+        sink.wait_for_accepted(1, Duration::from_secs(10)).await,
+        "the lease holder delivered the event put back through the other instance"
+    );
+    let key = TenantKey::new("c1", "talabat");
+    assert_eq!(delivered_here(&other, &key).await, 0);
+    assert_eq!(delivered_here(&holder, &key).await, 1);
+}
