@@ -166,7 +166,12 @@ claimed AS (
     WHERE t.client_id = w.client_id AND t.provider = w.provider
       AND t.owner = $1 AND t.expires_at > now())
   ON CONFLICT (client_id, provider) DO UPDATE
-    SET owner = EXCLUDED.owner, token = EXCLUDED.token, expires_at = EXCLUDED.expires_at
+    SET owner = EXCLUDED.owner,
+        -- Our own lapsed lease, untaken: nobody else delivered meanwhile, so
+        -- the token stays and our attempts still on their way are not fenced.
+        token = CASE WHEN tenant_leases.owner = EXCLUDED.owner
+                     THEN tenant_leases.token ELSE EXCLUDED.token END,
+        expires_at = EXCLUDED.expires_at
     WHERE tenant_leases.expires_at <= now()
   RETURNING client_id, provider, token
 )

@@ -492,6 +492,26 @@ mod leases {
     }
 
     #[tokio::test]
+    async fn an_owner_taking_back_its_own_lapsed_lease_keeps_the_token() {
+        let (store, _backing) = postgres().await;
+        let tenant = [TenantKey::new("c1", "careem")];
+        let owner = Uuid::now_v7();
+        let held = store
+            .claim_leases(owner, Duration::from_millis(200), &tenant)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = store
+            .claim_leases(owner, Duration::from_secs(30), &tenant)
+            .await
+            .unwrap();
+        assert_eq!(
+            again, held,
+            "nobody else delivered meanwhile: its attempts in flight stay valid"
+        );
+    }
+
+    #[tokio::test]
     async fn the_embedded_store_is_one_instance_and_needs_no_leases() {
         let (store, _backing) = embedded().await;
         assert!(!store.is_shared());
