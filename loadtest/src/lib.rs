@@ -190,15 +190,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         baseline_latency_ms: baseline.map(|(_, latency)| latency),
         ingest_latency_ms: Percentiles::from_us(&counters.latency()),
         e2e_latency_ms: Percentiles::from_us(&e2e),
-        delivered: reconciliation.delivered,
-        lost: reconciliation.lost,
-        duplicated: reconciliation.duplicated,
-        out_of_order: reconciliation.out_of_order,
-        sequence_reused: reconciliation.sequence_reused,
-        sequence_gaps: reconciliation.sequence_gaps,
-        mismatched_ids: reconciliation.mismatched_ids,
-        undeliverable: reconciliation.undeliverable,
-        delivered_unacknowledged: reconciliation.delivered_unacknowledged,
+        reconciliation,
         orphaned,
         sink_attempts: sink.attempts(),
         sink_malformed: sink.malformed(),
@@ -209,7 +201,7 @@ pub async fn run(options: Options) -> anyhow::Result<Report> {
         passed: false,
     };
     report.set_rss(rss.now());
-    report.judge(&reconciliation);
+    report.judge();
     if !options.quiet {
         println!("{}", report.summary());
     }

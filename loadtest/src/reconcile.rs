@@ -10,7 +10,7 @@ use crate::load::{Accepted, new_histogram};
 use crate::payload::OrderId;
 use crate::sink::Arrival;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reconciliation {
     /// Distinct events the sink accepted.
     pub delivered: u64,

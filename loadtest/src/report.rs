@@ -76,15 +76,9 @@ pub struct Report {
     pub ingest_latency_ms: Percentiles,
     /// From the moment a request was sent to its first delivery at the sink.
     pub e2e_latency_ms: Percentiles,
-    pub delivered: u64,
-    pub lost: u64,
-    pub duplicated: u64,
-    pub out_of_order: u64,
-    pub sequence_reused: u64,
-    pub sequence_gaps: u64,
-    pub mismatched_ids: u64,
-    pub undeliverable: u64,
-    pub delivered_unacknowledged: u64,
+    /// lost, duplicated, out_of_order and the rest, at the report's top level.
+    #[serde(flatten)]
+    pub reconciliation: Reconciliation,
     /// Events the server still held undelivered when the run ended (down tenants excepted).
     pub orphaned: u64,
     pub sink_attempts: u64,
@@ -102,8 +96,8 @@ impl Report {
         self.passed
     }
 
-    pub fn judge(&mut self, reconciliation: &Reconciliation) {
-        self.passed = reconciliation.sound() && self.orphaned == 0 && self.sink_malformed == 0;
+    pub fn judge(&mut self) {
+        self.passed = self.reconciliation.sound() && self.orphaned == 0 && self.sink_malformed == 0;
     }
 
     pub fn set_rss(&mut self, rss: Rss) {
@@ -159,14 +153,14 @@ impl Report {
             aps = self.accepted_per_sec,
             ingest = lat(&self.ingest_latency_ms),
             e2e = lat(&self.e2e_latency_ms),
-            del = self.delivered,
-            lost = self.lost,
-            dup = self.duplicated,
-            ooo = self.out_of_order,
-            gaps = self.sequence_gaps,
+            del = self.reconciliation.delivered,
+            lost = self.reconciliation.lost,
+            dup = self.reconciliation.duplicated,
+            ooo = self.reconciliation.out_of_order,
+            gaps = self.reconciliation.sequence_gaps,
             orph = self.orphaned,
-            und = self.undeliverable,
-            unack = self.delivered_unacknowledged,
+            und = self.reconciliation.undeliverable,
+            unack = self.reconciliation.delivered_unacknowledged,
             drain = self.drain_s,
             verdict = if self.passed {
                 "PASS: nothing lost, nothing out of order"

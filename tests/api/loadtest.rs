@@ -31,9 +31,19 @@ async fn run(options: Options) -> Report {
 
 fn assert_sound(report: &Report) {
     assert!(report.accepted > 0, "{}", report.summary());
-    assert_eq!(report.lost, 0, "{}", report.summary());
-    assert_eq!(report.out_of_order, 0, "{}", report.summary());
-    assert_eq!(report.sequence_gaps, 0, "{}", report.summary());
+    assert_eq!(report.reconciliation.lost, 0, "{}", report.summary());
+    assert_eq!(
+        report.reconciliation.out_of_order,
+        0,
+        "{}",
+        report.summary()
+    );
+    assert_eq!(
+        report.reconciliation.sequence_gaps,
+        0,
+        "{}",
+        report.summary()
+    );
     assert_eq!(report.orphaned, 0, "{}", report.summary());
     assert!(report.passed(), "{}", report.summary());
 }
@@ -43,9 +53,12 @@ async fn a_closed_model_run_on_postgres_delivers_every_accepted_event_once_in_or
     let app = TestApp::spawn_with(StoreKind::Postgres, &[QUICK_PROBES]).await;
     let report = run(short_run(&app)).await;
     assert_sound(&report);
-    assert_eq!(report.duplicated, 0, "no crash, so no redelivery");
+    assert_eq!(
+        report.reconciliation.duplicated, 0,
+        "no crash, so no redelivery"
+    );
     assert_eq!(report.errors, 0, "{}", report.summary());
-    assert_eq!(report.delivered, report.accepted);
+    assert_eq!(report.reconciliation.delivered, report.accepted);
     assert_eq!(report.e2e_latency_ms.count, report.accepted);
     assert!(report.baseline_per_sec.unwrap() > 0.0);
     assert!(report.ratio.unwrap() > 0.0);
@@ -76,14 +89,14 @@ async fn a_flaky_sink_and_cut_connections_lose_nothing_and_orphan_nothing() {
     assert_sound(&report);
     assert!(report.abandoned > 0, "{}", report.summary());
     assert!(
-        report.sink_attempts > report.delivered,
+        report.sink_attempts > report.reconciliation.delivered,
         "failed attempts were retried: {}",
         report.summary()
     );
     // Cut requests the server committed anyway were delivered too, not left behind.
     assert_eq!(
-        report.delivered,
-        report.accepted + report.delivered_unacknowledged
+        report.reconciliation.delivered,
+        report.accepted + report.reconciliation.delivered_unacknowledged
     );
 }
 
@@ -95,6 +108,13 @@ async fn a_tenant_whose_endpoint_is_down_is_reported_and_holds_up_no_one_else() 
     options.down_tenants = 1;
     let report = run(options).await;
     assert_sound(&report);
-    assert!(report.undeliverable > 0, "{}", report.summary());
-    assert_eq!(report.delivered + report.undeliverable, report.accepted);
+    assert!(
+        report.reconciliation.undeliverable > 0,
+        "{}",
+        report.summary()
+    );
+    assert_eq!(
+        report.reconciliation.delivered + report.reconciliation.undeliverable,
+        report.accepted
+    );
 }

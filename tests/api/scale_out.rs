@@ -136,10 +136,10 @@ impl Drop for Fleet {
 fn assert_sound(report: &Report) {
     let summary = report.summary();
     assert!(report.accepted > 1000, "{summary}");
-    assert_eq!(report.lost, 0, "{summary}");
-    assert_eq!(report.out_of_order, 0, "{summary}");
-    assert_eq!(report.sequence_reused, 0, "{summary}");
-    assert_eq!(report.sequence_gaps, 0, "{summary}");
+    assert_eq!(report.reconciliation.lost, 0, "{summary}");
+    assert_eq!(report.reconciliation.out_of_order, 0, "{summary}");
+    assert_eq!(report.reconciliation.sequence_reused, 0, "{summary}");
+    assert_eq!(report.reconciliation.sequence_gaps, 0, "{summary}");
     assert_eq!(report.orphaned, 0, "{summary}");
     assert!(report.passed(), "{summary}");
 }
@@ -173,7 +173,7 @@ async fn a_sigterm_behind_nginx_fails_no_request_and_hands_tenants_over_without_
     let report = load.await.unwrap().unwrap();
     assert_sound(&report);
     assert_eq!(report.errors, 0, "{}", report.summary());
-    assert_eq!(report.duplicated, 0, "{}", report.summary());
+    assert_eq!(report.reconciliation.duplicated, 0, "{}", report.summary());
     assert!(
         report.e2e_latency_ms.max < 10_000.0,
         "handed over well before the 30 s TTL: {}",
