@@ -85,11 +85,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.addr))?;
         // Installed before anything records, so nothing recorded is lost.
         crate::telemetry::prometheus();
-        // Partitions for today's events exist before the first is accepted.
-        store
-            .maintain(&settings.retention())
-            .await
-            .context("preparing the store's partitions")?;
+        // The Postgres store made today's partitions when it opened; the first
+        // pass here runs at once, in the background.
         let retention = crate::retention::spawn(
             store.clone(),
             settings.retention(),

@@ -8,12 +8,11 @@ use std::time::Duration;
 use orderhook_actors::store::{Retention, Store};
 use tokio::task::JoinHandle;
 
-/// Runs passes until aborted. The first pass ran at start-up.
+/// Runs passes, the first at once, until aborted.
 pub fn spawn(store: Arc<dyn Store>, retention: Retention, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
         loop {
             ticker.tick().await;
             pass(&*store, &retention).await;
