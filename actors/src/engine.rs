@@ -357,32 +357,15 @@ async fn keep_leases(
     let mut ticker = tokio::time::interval(config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let early = tokio::select! {
-            _ = ticker.tick() => false,
-            () = leases.claim_requested() => true,
-        };
-        if early {
-            // Requests in a burst (many new tenants) share one claim.
-            tokio::time::sleep(EARLY_CLAIM_COALESCE).await;
-            match lease::claim_wanted(&*store, &leases, &config).await {
-                Ok(claimed) => {
-                    for key in claimed {
-                        let Some(engine) = engine.upgrade() else {
-                            return;
-                        };
-                        if let Some(tenant) = engine.tenants.get(&key) {
-                            let _ = tenant.actor.send_message(TenantMessage::Wake {
-                                up_to: i64::MAX,
-                                requeued_at: None,
-                            });
-                        }
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "claiming tenant leases failed"),
+        let to_wake = tokio::select! {
+            _ = ticker.tick() => lease::heartbeat(&*store, &leases, &config).await,
+            () = leases.claim_requested() => {
+                // Requests in a burst (many new tenants) share one claim.
+                tokio::time::sleep(EARLY_CLAIM_COALESCE).await;
+                lease::claim_wanted(&*store, &leases, &config).await
             }
-            continue;
-        }
-        match lease::heartbeat(&*store, &leases, &config).await {
+        };
+        match to_wake {
             Ok(pending) => {
                 for PendingTenant {
                     tenant: key,
@@ -406,7 +389,7 @@ async fn keep_leases(
                 }
             }
             // Leases not renewed lapse here before they can lapse in the store.
-            Err(err) => tracing::warn!(error = %err, "lease heartbeat failed"),
+            Err(err) => tracing::warn!(error = %err, "lease heartbeat or claim failed"),
         }
         if engine.strong_count() == 0 {
             return;

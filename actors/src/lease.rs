@@ -211,12 +211,12 @@ pub async fn heartbeat(
 }
 
 /// Claims just the tenants that asked (no search for work): returns those
-/// now held here, to be woken.
+/// now held here, to be woken and to read the store.
 pub async fn claim_wanted(
     store: &dyn Store,
     leases: &Leases,
     config: &LeaseConfig,
-) -> Result<Vec<TenantKey>, crate::store::StoreError> {
+) -> Result<Vec<PendingTenant>, crate::store::StoreError> {
     let wanted = leases.take_wanting();
     if wanted.is_empty() {
         return Ok(Vec::new());
@@ -234,6 +234,11 @@ pub async fn claim_wanted(
     Ok(wanted
         .into_iter()
         .filter(|key| leases.grant(key).may_deliver())
+        .map(|tenant| PendingTenant {
+            tenant,
+            up_to: i64::MAX,
+            requeued_at: None,
+        })
         .collect())
 }
 
